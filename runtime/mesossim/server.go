@@ -448,9 +448,11 @@ var requiredMessage = map[master.Call_Type]struct {
 // a type, and the message the call type needs.
 func validateCall(c *master.Call) error {
 	if c.Type == master.Call_UNKNOWN {
+		//lint:ignore ST1005 the exact wording of a Mesos master
 		return errors.New("Expecting 'type' to be present")
 	}
 	if req, ok := requiredMessage[c.Type]; ok && !req.set(c) {
+		//lint:ignore ST1005 the exact wording of a Mesos master
 		return fmt.Errorf("Expecting '%s' to be present", req.name)
 	}
 	return nil
