@@ -199,6 +199,9 @@ type Source struct {
 	connected atomic.Bool
 	// unknownLogged holds the unknown event types already logged at Info.
 	unknownLogged map[string]bool
+	// infoFrom is the URL of the master whose MasterInfo was last handed
+	// to the sink, "" before any. Owned by Run.
+	infoFrom string
 }
 
 // NewSource returns a Source that subscribes through client and feeds sink.
@@ -281,6 +284,12 @@ func (s *Source) runOnce(ctx context.Context) (lived time.Duration, subscribed b
 	}
 	defer st.Close()
 	st.SetIdleTimeout(time.Duration(s.opts.MissedHeartbeats) * s.opts.DefaultHeartbeatInterval)
+	if (gmErr != nil || baseURL(gmEndpoint) != st.Master()) && s.infoFrom != "" && s.infoFrom != st.Master() {
+		// The stream comes from another master than the sink's leader
+		// info, which a nil leader would keep: ask the stream's master,
+		// which the client now tries first.
+		gm, gmEndpoint, gmErr = s.client.getMaster(ctx)
+	}
 
 	ev, err := st.Next()
 	if err != nil {
@@ -309,6 +318,9 @@ func (s *Source) runOnce(ctx context.Context) (lived time.Duration, subscribed b
 			s.metrics.streamErrors.WithLabelValues(ReasonSink).Inc()
 		}
 		return 0, false, fmt.Errorf("hand SUBSCRIBED snapshot to sink: %w", err)
+	}
+	if leader != nil {
+		s.infoFrom = st.Master()
 	}
 	start := s.opts.Now()
 	s.connected.Store(true)
