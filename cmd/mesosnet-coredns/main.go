@@ -23,6 +23,9 @@ import (
 	_ "github.com/coredns/coredns/plugin/ready"
 	_ "github.com/coredns/coredns/plugin/reload"
 	_ "github.com/coredns/coredns/plugin/whoami"
+
+	// mesosnet's own plugins.
+	_ "github.com/mesosnet/mesosnet/coredns-plugin/mesos"
 )
 
 // Directives is the plugin chain order of mesosnet-coredns: CoreDNS's own

@@ -22,7 +22,7 @@ func TestEveryDirectiveIsLinkedIn(t *testing.T) {
 	registered := caddy.ListPlugins()["others"]
 	var missing []string
 	for _, d := range Directives {
-		if !slices.Contains(registered, "dns."+d) && d != "mesos" {
+		if !slices.Contains(registered, "dns."+d) {
 			missing = append(missing, d)
 		}
 	}

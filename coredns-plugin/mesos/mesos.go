@@ -1,0 +1,239 @@
+// Package mesos is the CoreDNS plugin `mesos`: it serves the Mesos-DNS zone
+// (`*.mesos`) and DC/OS's `dcos.thisdcos.directory` from an immutable,
+// in-memory zone built from Mesos state, and optionally the Mesos-DNS HTTP
+// API (/v1/hosts, /v1/services, /v1/axfr, ...) from the same zone.
+//
+// Design notes. A Source (the Mesos operator API directly, or the mesosnet
+// cluster API) keeps a state.Store up to date and announces each published
+// snapshot. One goroutine per plugin instance turns every notification into
+// a zone with the zone.Builder (Build on a Reset, Update with the changed
+// task keys otherwise) and swaps it into an atomic pointer. Queries load that
+// pointer and answer from the zone alone: no query waits on the network or
+// on a lock, and a query costs the reply message and its answer slices (the
+// zone's record slices are shared, so they are copied before shuffling).
+// Until the first zone is built the plugin is not ready and answers SERVFAIL
+// for its zones; when Mesos becomes unreachable it keeps serving the last
+// zone and reports its age (metrics, /readyz of the API listener).
+package mesos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/pkg/fall"
+	"go.uber.org/zap"
+
+	"github.com/mesosnet/mesosnet/coredns-plugin/mesos/zone"
+	"github.com/mesosnet/mesosnet/runtime/mesos/state"
+)
+
+// pluginName is the name of the plugin in Corefiles, logs and metrics.
+const pluginName = "mesos"
+
+// Mesos is the plugin handler.
+type Mesos struct {
+	Next plugin.Handler
+	// Zones are the zones the plugin is authoritative for (normalised,
+	// from its arguments or the server block).
+	Zones []string
+	// Fall holds the zones where an NXDOMAIN passes the query on to the
+	// next plugin.
+	Fall fall.F
+
+	cfg     config
+	origins []string
+	builder *zone.Builder
+	log     *zap.Logger
+	now     func() time.Time
+	// newSource creates the backend at start-up.
+	newSource func() (Source, error)
+	// metricLabels are the server and zone labels of this instance's
+	// metrics.
+	metricLabels [2]string
+
+	zone atomic.Pointer[zone.Zone]
+	// built is set once the builder has built a zone; only the goroutine
+	// that calls apply uses it.
+	built bool
+	// updated is when the zone was last swapped, in Unix nanoseconds.
+	updated atomic.Int64
+	// apiAddr is the address the HTTP API listens on, once started.
+	apiAddr atomic.Value
+
+	// source is the running backend, for status reports; nil when
+	// stopped. An atomic, so that metrics and /readyz never wait for
+	// start or stop.
+	source atomic.Pointer[sourceRef]
+
+	// Set by start, cleared by stop.
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+	api    *http.Server
+}
+
+// Name implements plugin.Handler.
+func (m *Mesos) Name() string { return pluginName }
+
+// Zone returns the zone being served, nil before the first load.
+func (m *Mesos) Zone() *zone.Zone { return m.zone.Load() }
+
+// start creates the source and begins following it, and starts the HTTP API
+// when configured.
+func (m *Mesos) start() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cancel != nil {
+		return errors.New("mesos plugin already started")
+	}
+	src, err := m.newSource()
+	if err != nil {
+		return err
+	}
+	var api *http.Server
+	if m.cfg.api != "" {
+		if api, err = m.serveAPI(); err != nil {
+			return err
+		}
+	}
+	if prev := instances.get(m.metricLabels); prev != nil && reflect.DeepEqual(prev.cfg.zone, m.cfg.zone) {
+		// A Corefile reload: serve the previous instance's zone until
+		// this one has built its own, rather than SERVFAIL meanwhile.
+		if z := prev.zone.Load(); z != nil {
+			m.zone.Store(z)
+			m.updated.Store(prev.updated.Load())
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	m.source.Store(&sourceRef{src})
+	m.cancel, m.done, m.api = cancel, done, api
+	notes, unsubscribe := src.Subscribe()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := src.Run(ctx); err != nil {
+			m.log.Error("Stopped following Mesos", zap.Error(err))
+		}
+	})
+	wg.Go(func() {
+		defer unsubscribe()
+		m.follow(ctx, notes)
+	})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	instances.add(m)
+	m.log.Info("Started", zap.Strings("zones", m.Zones), zap.String("api", m.cfg.api))
+	return nil
+}
+
+// stop ends what start began and waits for it.
+func (m *Mesos) stop() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cancel == nil {
+		return nil
+	}
+	instances.remove(m)
+	m.cancel()
+	<-m.done
+	var err error
+	if m.api != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err = m.api.Shutdown(ctx); err != nil {
+			err = fmt.Errorf("stop API listener %s: %w", m.cfg.api, err)
+		}
+	}
+	m.source.Store(nil)
+	m.cancel, m.done, m.api = nil, nil, nil
+	return err
+}
+
+// sourceRef boxes a Source for an atomic pointer.
+type sourceRef struct{ Source }
+
+// follow turns notifications into zones until ctx is done or the channel is
+// closed.
+func (m *Mesos) follow(ctx context.Context, notes <-chan state.Notification) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n, ok := <-notes:
+			if !ok {
+				return
+			}
+			m.apply(n)
+		}
+	}
+}
+
+// apply builds the zone of one notification and swaps it in. Only follow
+// calls it (the Builder is not safe for concurrent use).
+func (m *Mesos) apply(n state.Notification) {
+	if n.Snapshot == nil {
+		return
+	}
+	start := m.now()
+	prev := m.zone.Load()
+	var z *zone.Zone
+	if n.Reset || !m.built {
+		z = m.builder.Build(n.Snapshot)
+	} else {
+		z = m.builder.Update(n.Snapshot, n.Changed)
+	}
+	end := m.now()
+	rebuildDuration.WithLabelValues(m.metricLabels[0], m.metricLabels[1]).Observe(end.Sub(start).Seconds())
+	m.built = true
+	m.zone.Store(z)
+	m.updated.Store(end.UnixNano())
+	if prev == nil {
+		m.log.Info("Loaded the first zone", zap.Int("records", z.Len()), zap.Uint32("serial", z.Serial()),
+			zap.Int("tasks", n.Snapshot.TaskCount()), zap.Duration("took", end.Sub(start)))
+	}
+}
+
+// status is what the metrics and /readyz report about the zone.
+type status struct {
+	// Loaded is false before the first zone.
+	Loaded  bool
+	Records int
+	Serial  uint32
+	// Updated is when the zone was last rebuilt.
+	Updated time.Time
+	// Age is how long the zone may lag behind Mesos: zero while the
+	// source is connected, else the time since it disconnected.
+	Age    time.Duration
+	Source SourceStatus
+}
+
+// status reports the zone and source state.
+func (m *Mesos) status() status {
+	var st status
+	if src := m.source.Load(); src != nil {
+		st.Source = src.Status()
+	}
+	z := m.zone.Load()
+	if z == nil {
+		return st
+	}
+	st.Loaded, st.Records, st.Serial = true, z.Len(), z.Serial()
+	st.Updated = time.Unix(0, m.updated.Load())
+	if !st.Source.Connected {
+		since := st.Source.Since
+		if since.IsZero() {
+			since = st.Updated
+		}
+		st.Age = max(m.now().Sub(since), 0)
+	}
+	return st
+}
