@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh: the mesosnet demo on one machine. mesosnet-sim plays a Mesos master replaying a real DC/OS
-# capture (12 tasks across Docker/UCR/pods on host, bridge and overlay networks), and mesosnetctl follows
-# it through mesosnet's Mesos source, printing every task as mesosnet normalises it.
+# capture (12 tasks across Docker/UCR/pods on host, bridge and overlay networks); mesosnet-coredns serves
+# their DNS names (Mesos-DNS's *.mesos and DC/OS's dcos.thisdcos.directory) on 127.0.0.1:15353; and
+# mesosnetctl follows Mesos through mesosnet's Mesos source, printing every task as mesosnet normalises it.
 #
 #   hack/demo.sh                 # until Ctrl-C
 #   DEMO_SECONDS=10 hack/demo.sh # stop by itself (used by the tests of the demo)
@@ -10,26 +11,41 @@
 #   curl -s -XPOST localhost:15050/sim/v1/tasks -d '{"name":"web","container":"DOCKER","network":"container",
 #        "ports":[{"name":"http","container_port":80,"labels":{"VIP_0":"/web:80"}}]}'
 #   curl -s -XDELETE localhost:15050/sim/v1/tasks/<task id>
+#   dig @127.0.0.1 -p 15353 docker-on-dcos.marathon.mesos
+#   dig @127.0.0.1 -p 15353 _docker-on-bridge._tcp.marathon.mesos SRV
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-$PWD/bin}
 LISTEN=${DEMO_LISTEN:-127.0.0.1:15050}
 FIXTURE=${DEMO_FIXTURE:-../shared/fixtures/mesos-api/v1-operator-api/dcos-net/operator-api.json}
 
-for b in mesosnet-sim mesosnetctl; do
+DNS=${DEMO_DNS:-127.0.0.1:15353}
+for b in mesosnet-sim mesosnetctl mesosnet-coredns; do
 	[[ -x $BIN/$b ]] || { echo "demo: $BIN/$b missing: run 'make build' (or 'make demo')" >&2; exit 1; }
 done
 [[ -f $FIXTURE ]] || { echo "demo: fixture $FIXTURE not found (shared/ must sit beside the repository)" >&2; exit 1; }
 
 "$BIN/mesosnet-sim" --listen "$LISTEN" --replay "$FIXTURE" --replay-interval 300ms --heartbeat 5s --log-level warn &
 sim=$!
-trap 'kill "$sim" 2>/dev/null || true; wait "$sim" 2>/dev/null || true' EXIT
+work=$(mktemp -d)
+cat >"$work/Corefile" <<CORE
+mesos:${DNS##*:} thisdcos.directory:${DNS##*:} {
+    bind ${DNS%:*}
+    mesos {
+        master http://$LISTEN
+    }
+}
+CORE
+"$BIN/mesosnet-coredns" -conf "$work/Corefile" -quiet 2>"$work/coredns.log" &
+dns=$!
+trap 'kill "$sim" "$dns" 2>/dev/null || true; wait "$sim" "$dns" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 for _ in $(seq 100); do
 	"$BIN/mesosnetctl" mesos leader --masters "http://$LISTEN" --timeout 1s >/dev/null 2>&1 && break
 	sleep 0.1
 done
 echo "mesosnet-sim (pid $sim) serves the Mesos operator API on http://$LISTEN, replaying $(basename "$FIXTURE")"
+echo "mesosnet-coredns (pid $dns) serves *.mesos and dcos.thisdcos.directory on $DNS (dig @${DNS%:*} -p ${DNS##*:} ...)"
 "$BIN/mesosnetctl" mesos leader --masters "http://$LISTEN"
 echo
 echo "Following Mesos through mesosnet (Ctrl-C to stop):"
@@ -37,6 +53,12 @@ if [[ -n ${DEMO_SECONDS:-} ]]; then
 	timeout --preserve-status -s INT "$DEMO_SECONDS" "$BIN/mesosnetctl" mesos tasks --watch --masters "http://$LISTEN" || true
 	echo
 	"$BIN/mesosnetctl" mesos tasks --masters "http://$LISTEN"
+	if command -v dig >/dev/null; then
+		for q in "docker-on-dcos.marathon.mesos A" "docker-on-ipv6.marathon.mesos AAAA" "_docker-on-bridge._tcp.marathon.mesos SRV" "docker-on-dcos.marathon.containerip.dcos.thisdcos.directory A" "leader.mesos A"; do
+			echo "\$ dig +short @${DNS%:*} -p ${DNS##*:} $q"
+			dig +short +time=1 +tries=2 "@${DNS%:*}" -p "${DNS##*:}" $q
+		done
+	fi
 else
 	"$BIN/mesosnetctl" mesos tasks --watch --masters "http://$LISTEN"
 fi
