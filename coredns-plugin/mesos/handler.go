@@ -3,6 +3,9 @@ package mesos
 import (
 	"context"
 	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/request"
@@ -10,10 +13,6 @@ import (
 
 	"github.com/mesosnet/mesosnet/coredns-plugin/mesos/zone"
 )
-
-// exactDedupLimit is the largest SRV answer whose targets are de-duplicated
-// by comparing with every earlier one; longer answers use a map.
-const exactDedupLimit = 64
 
 // noRecords stands in for the record sets of a name the zone does not hold.
 var noRecords zone.RRSet
@@ -23,13 +22,15 @@ var noRecords zone.RRSet
 //
 //   - A, AAAA and SRV from the name's record sets, SRV with the first A and
 //     AAAA of each target in the additional section; ANY returns all three
-//     (plus SOA and NS at the apex). Answers are copied and rotated by a
-//     random offset, so repeated queries spread over the records.
+//     (plus SOA and NS at the apex). Answers of several records are rotated
+//     by a random offset, so repeated queries spread over the records.
 //   - SOA and NS at an origin's apex in the answer section, NS with the
 //     nameserver's address as glue.
-//   - No records of the type but the name exists: NOERROR with the SOA in
-//     the authority section (NODATA). The name does not exist: NXDOMAIN with
-//     the SOA, or the next plugin when `fallthrough` covers the name.
+//   - No records of the type but the name exists, as an owner or as an
+//     empty non-terminal (a parent of owner names, RFC 8020): NOERROR with
+//     the SOA in the authority section (NODATA). The name does not exist:
+//     NXDOMAIN with the SOA, or the next plugin when `fallthrough` covers
+//     the name.
 //   - Before the first zone is loaded: SERVFAIL. Opcodes other than QUERY:
 //     NOTIMP. Zone transfers: REFUSED (HTTP /v1/axfr has the zone).
 //
@@ -38,15 +39,20 @@ var noRecords zone.RRSet
 // TCP they are not limited. Names outside the plugin's zones, or inside them
 // but under no origin it serves (l4lb.thisdcos.directory, say), go to the
 // next plugin.
+//
+// A query costs one allocation for the reply and, when the answer has
+// several records, one for the rotated copy of the zone's shared records
+// (and of the SRV additional section, ready-made in the zone); a single
+// record is answered with the zone's slices themselves.
 func (m *Mesos) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	if len(r.Question) != 1 {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
-	if c := r.Question[0].Qclass; c != dns.ClassINET && c != dns.ClassANY {
+	q := r.Question[0]
+	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
-	st := request.Request{W: w, Req: r}
-	qname := st.Name()
+	qname := canonicalName(q.Name)
 	if zoneOf(m.Zones, qname) == "" {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
@@ -65,56 +71,203 @@ func (m *Mesos) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	if r.Opcode != dns.OpcodeQuery {
 		return dns.RcodeNotImplemented, nil
 	}
-
-	qtype := st.QType()
-	if qtype == dns.TypeAXFR || qtype == dns.TypeIXFR {
+	if q.Qtype == dns.TypeAXFR || q.Qtype == dns.TypeIXFR {
 		// Zone transfers are HTTP only (/v1/axfr), as in Mesos-DNS.
 		return dns.RcodeRefused, nil
 	}
+
 	apex := qname == origin
 	rs, exists := z.Lookup(qname)
-	if rs == nil {
+	if !exists {
 		rs = &noRecords
+		exists = apex || z.EmptyNonTerminal(qname)
 	}
-	answer, extra := answers(z, rs, origin, qtype, apex)
+	_, tcp := w.RemoteAddr().(*net.TCPAddr)
+	opt := r.IsEdns0()
+	size := dns.MaxMsgSize
+	if !tcp {
+		size = dns.MinMsgSize
+		if opt != nil {
+			size = max(int(opt.UDPSize()), dns.MinMsgSize)
+		}
+	}
+	optRoom := 0
+	if opt != nil {
+		optRoom = 1 // for the OPT record SizeAndDo appends
+	}
+	limit := maxAnswers(size)
+	answer, extra := answers(z, rs, origin, q.Qtype, apex, limit, optRoom)
+	if len(answer) == 0 && !exists && m.Fall.Through(qname) {
+		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+	}
 
-	msg := new(dns.Msg)
-	msg.SetReply(r)
-	msg.Authoritative = true
-	msg.Answer, msg.Extra = answer, extra
+	msg, room := newReply(q, opt != nil)
+	// msg.SetReply(r) without its allocation; the opcode is QUERY.
+	msg.MsgHdr = dns.MsgHdr{Id: r.Id, Response: true, Opcode: r.Opcode, Authoritative: true,
+		RecursionDesired: r.RecursionDesired, CheckingDisabled: r.CheckingDisabled}
 	if len(answer) == 0 {
-		if !exists && !apex {
-			if m.Fall.Through(qname) {
-				return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
-			}
+		if !exists {
 			msg.Rcode = dns.RcodeNameError
 		}
-		msg.Ns = []dns.RR{z.SOA(origin)}
+		msg.Ns = z.Authority(origin)
 	}
-	st.SizeAndDo(msg)
-	msg = st.Scrub(msg)
+	if len(extra) == cap(extra) && len(extra) < cap(room) {
+		// Room for the OPT record, rather than append copying the
+		// zone's shared slice.
+		extra = append(room, extra...)
+	}
+	msg.Answer, msg.Extra = answer, extra
+	// The server hands plugins a request.ScrubWriter, which does
+	// SizeAndDo and Scrub on WriteMsg: writing to it directly, doing them
+	// here too would only double the work. An answer cut short by
+	// maxAnswers is truncated here all the same, so that its TC bit does
+	// not depend on the writer.
+	if _, scrubs := w.(*request.ScrubWriter); !scrubs || len(answer) >= limit {
+		st := request.Request{W: w, Req: r}
+		st.SizeAndDo(msg)
+		fit(msg, size, tcp, w)
+	}
 	_ = w.WriteMsg(msg) // nothing to do about a client gone
 	return msg.Rcode, nil
 }
 
-// answers returns the answer and additional sections for qtype.
-func answers(z *zone.Zone, rs *zone.RRSet, origin string, qtype uint16, apex bool) (answer, extra []dns.RR) {
+// reply is a reply message allocated at once with its question section.
+type reply struct {
+	msg      dns.Msg
+	question [1]dns.Question
+}
+
+// ednsReply is a reply with room for the OPT record and one more additional
+// record.
+type ednsReply struct {
+	reply
+	rrs [2]dns.RR
+}
+
+// newReply returns a reply message to a question, in one allocation, and
+// when edns is set, an empty slice with room for the additional section
+// and its OPT record.
+func newReply(q dns.Question, edns bool) (msg *dns.Msg, room []dns.RR) {
+	var rep *reply
+	if edns {
+		e := new(ednsReply)
+		rep, room = &e.reply, e.rrs[:0]
+	} else {
+		rep = new(reply)
+	}
+	rep.question[0] = q
+	rep.msg.Question = rep.question[:]
+	return &rep.msg, room
+}
+
+// canonicalName returns a query name as request.Request.Name does (in
+// presentation format, lower case), without work or allocation for the
+// usual name of lower-case letters, digits, '-', '_' and dots.
+func canonicalName(name string) string {
+	upper := false
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		default:
+			// Escapes and other octets: the general rules.
+			return strings.ToLower(dns.Name(name).String())
+		}
+	}
+	if upper {
+		return strings.ToLower(name)
+	}
+	return name
+}
+
+// Smallest sizes of records in a reply: the message header, and an A record
+// whose owner is a compression pointer (2 octets name, 10 header, 4 data).
+// No record of an answer is smaller.
+const (
+	headerLen = 12
+	minRRLen  = 16
+)
+
+// maxAnswers returns how many records of one type an answer may hold before
+// the reply surely exceeds size: any more would be truncated away, with the
+// additional section, so they need not be copied.
+func maxAnswers(size int) int { return (size-headerLen)/minRRLen + 1 }
+
+// fit truncates msg to size, setting the TC bit, as request.Request.Scrub
+// does (and with its compression of large UDP replies), but without
+// computing the length of replies that obviously fit: over TCP, those of
+// at most tcpFitRRs records without EDNS0 options.
+func fit(msg *dns.Msg, size int, tcp bool, w dns.ResponseWriter) {
+	if tcp && len(msg.Answer)+len(msg.Ns)+len(msg.Extra) <= tcpFitRRs && !hasOptions(msg) {
+		return
+	}
+	l := msg.Len()
+	if l > size {
+		msg.Truncate(size)
+		// Truncate shortens the sections, which may be the zone's shared
+		// slices: leave no room after them for a later append to write
+		// into.
+		msg.Answer, msg.Ns, msg.Extra = slices.Clip(msg.Answer), slices.Clip(msg.Ns), slices.Clip(msg.Extra)
+		return
+	}
+	if tcp {
+		return
+	}
+	// Scrub's last ditch against fragmentation: compress UDP replies
+	// beyond 1480 octets (IPv4) or 1220 (IPv6).
+	if l > 1480 || l > 1220 && !isIPv4(w) {
+		msg.Compress = true
+	}
+}
+
+// tcpFitRRs is a number of records that always fits a TCP reply: a record
+// (an OPT without options included) is at most 795 octets (an SOA: 255
+// owner, 10 header, two 255-octet names and 20), 64 of them with the header
+// and a question 51,151.
+const tcpFitRRs = 64
+
+// hasOptions reports whether the OPT record of msg carries EDNS0 options.
+func hasOptions(msg *dns.Msg) bool {
+	opt := msg.IsEdns0()
+	return opt != nil && len(opt.Option) > 0
+}
+
+// isIPv4 reports whether the client's address is IPv4, as
+// request.Request.Family.
+func isIPv4(w dns.ResponseWriter) bool {
+	var ip net.IP
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	}
+	return ip.To4() != nil
+}
+
+// answers returns the answer and additional sections for qtype. Sections
+// that need no rotation are the zone's shared slices, whose capacity is
+// their length (so that appending copies them); a rotated copy has room
+// for room more additional records. Of an answer of more than limit
+// records, limit are copied and no additional section: the rest could not
+// fit the reply.
+func answers(z *zone.Zone, rs *zone.RRSet, origin string, qtype uint16, apex bool, limit, room int) (answer, extra []dns.RR) {
 	switch qtype {
 	case dns.TypeA:
-		return appendRotated(nil, rs.A), nil
+		return rotated(rs.A, limit, room)
 	case dns.TypeAAAA:
-		return appendRotated(nil, rs.AAAA), nil
+		return rotated(rs.AAAA, limit, room)
 	case dns.TypeSRV:
-		answer = appendRotated(nil, rs.SRV)
-		return answer, srvExtra(z, answer)
+		return rotatedSRV(rs, limit, room)
 	case dns.TypeSOA:
 		if apex {
-			return []dns.RR{z.SOA(origin)}, nil
+			return z.Authority(origin), nil
 		}
 	case dns.TypeNS:
 		if apex {
 			ns := z.NS(origin)
-			return []dns.RR{ns}, appendExtra(nil, z, ns.Ns)
+			return []dns.RR{ns}, z.Extra(ns.Ns)
 		}
 	case dns.TypeANY:
 		n := len(rs.A) + len(rs.AAAA) + len(rs.SRV)
@@ -125,10 +278,15 @@ func answers(z *zone.Zone, rs *zone.RRSet, origin string, qtype uint16, apex boo
 			return nil, nil
 		}
 		answer = make([]dns.RR, 0, n)
-		answer = appendRotated(answer, rs.A)
-		answer = appendRotated(answer, rs.AAAA)
-		answer = appendRotated(answer, rs.SRV)
-		extra = srvExtra(z, answer[len(answer)-len(rs.SRV):])
+		answer = appendRotated(answer, rs.A, randOffset(len(rs.A)), len(rs.A))
+		answer = appendRotated(answer, rs.AAAA, randOffset(len(rs.AAAA)), len(rs.AAAA))
+		if len(rs.SRV) > 0 {
+			k := randOffset(len(rs.SRV))
+			answer = appendRotated(answer, rs.SRV, k, len(rs.SRV))
+			head, tail := rs.SRVExtra(k)
+			extra = make([]dns.RR, 0, len(head)+len(tail)+room)
+			extra = append(append(extra, head...), tail...)
+		}
 		if apex {
 			answer = append(answer, z.SOA(origin), z.NS(origin))
 		}
@@ -137,64 +295,59 @@ func answers(z *zone.Zone, rs *zone.RRSet, origin string, qtype uint16, apex boo
 	return nil, nil
 }
 
-// appendRotated appends src to dst rotated by a random offset. src is
-// shared with the zone and is never modified. A nil dst is allocated with
-// exactly the room src needs.
-func appendRotated(dst, src []dns.RR) []dns.RR {
-	n := len(src)
-	if n == 0 {
-		return dst
+// rotated returns rrs rotated by a random offset: rrs itself when it has
+// one record, else a copy of the first limit records of the rotation, with
+// an empty additional section of capacity room.
+func rotated(rrs []dns.RR, limit, room int) (answer, extra []dns.RR) {
+	n := len(rrs)
+	if n <= 1 {
+		return rrs, nil
 	}
-	if dst == nil {
-		dst = make([]dns.RR, 0, n)
-	}
-	k := 0
-	if n > 1 {
-		k = rand.IntN(n)
-	}
-	dst = append(dst, src[k:]...)
-	return append(dst, src[:k]...)
+	n = min(n, limit)
+	buf := make([]dns.RR, 0, n+room)
+	buf = appendRotated(buf, rrs, randOffset(len(rrs)), n)
+	return buf[:n:n], buf[n:n]
 }
 
-// srvExtra returns the first A and AAAA record of every distinct target of
-// srvs.
-func srvExtra(z *zone.Zone, srvs []dns.RR) []dns.RR {
-	var extra []dns.RR
-	if len(srvs) <= exactDedupLimit {
-	next:
-		for i, rr := range srvs {
-			target := rr.(*dns.SRV).Target
-			for _, prev := range srvs[:i] {
-				if prev.(*dns.SRV).Target == target {
-					continue next
-				}
-			}
-			extra = appendExtra(extra, z, target)
-		}
-		return extra
+// rotatedSRV returns the SRV records of rs rotated by a random offset and
+// their additional section: rs's own slices when it has one SRV record,
+// else a copy of both in one allocation with room for room more additional
+// records. Of more than limit SRV records, it copies the first limit of
+// the rotation and no additional section.
+func rotatedSRV(rs *zone.RRSet, limit, room int) (answer, extra []dns.RR) {
+	n := len(rs.SRV)
+	if n <= 1 {
+		head, _ := rs.SRVExtra(0)
+		return rs.SRV, head
 	}
-	seen := make(map[string]struct{}, len(srvs))
-	for _, rr := range srvs {
-		target := rr.(*dns.SRV).Target
-		if _, dup := seen[target]; dup {
-			continue
-		}
-		seen[target] = struct{}{}
-		extra = appendExtra(extra, z, target)
+	k := randOffset(n)
+	if n > limit {
+		buf := make([]dns.RR, 0, limit+room)
+		buf = appendRotated(buf, rs.SRV, k, limit)
+		return buf[:limit:limit], buf[limit:limit]
 	}
-	return extra
+	head, tail := rs.SRVExtra(k)
+	buf := make([]dns.RR, 0, n+len(head)+len(tail)+room)
+	buf = appendRotated(buf, rs.SRV, k, n)
+	buf = append(append(buf, head...), tail...)
+	return buf[:n:n], buf[n:]
 }
 
-// appendExtra appends the additional records of target to extra.
-func appendExtra(extra []dns.RR, z *zone.Zone, target string) []dns.RR {
-	rrs := z.Extra(target)
-	if len(rrs) == 0 {
-		return extra
+// randOffset returns a random offset of a rotation of n records.
+func randOffset(n int) int {
+	if n <= 1 {
+		return 0
 	}
-	if extra == nil {
-		extra = make([]dns.RR, 0, 2*len(rrs))
+	return rand.IntN(n)
+}
+
+// appendRotated appends the first n records of src rotated to start at
+// src[k] to dst. src is shared with the zone and is never modified.
+func appendRotated(dst, src []dns.RR, k, n int) []dns.RR {
+	if head := src[k:]; len(head) < n {
+		return append(append(dst, head...), src[:n-len(head)]...)
 	}
-	return append(extra, rrs...)
+	return append(dst, src[k:k+n]...)
 }
 
 // zoneOf returns the longest of zones that qname is equal to or under, ""

@@ -9,8 +9,9 @@
 // a zone with the zone.Builder (Build on a Reset, Update with the changed
 // task keys otherwise) and swaps it into an atomic pointer. Queries load that
 // pointer and answer from the zone alone: no query waits on the network or
-// on a lock, and a query costs the reply message and its answer slices (the
-// zone's record slices are shared, so they are copied before shuffling).
+// on a lock, and a query costs the reply message and, for an answer of
+// several records, their rotated copy (the zone's record slices, and the
+// additional sections it prepares for SRV records, are shared).
 // Until the first zone is built the plugin is not ready and answers SERVFAIL
 // for its zones; when Mesos becomes unreachable it keeps serving the last
 // zone and reports its age (metrics, /readyz of the API listener).

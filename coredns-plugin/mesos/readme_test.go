@@ -13,19 +13,25 @@ import (
 )
 
 // TestReadmeExamples runs the `mesos` block of every Corefile example of
-// README.md through setup, with the server block's keys, so the
-// documentation cannot rot.
+// this plugin's README.md and of the project README through setup, with the
+// server block's keys, so the documentation cannot rot.
 func TestReadmeExamples(t *testing.T) {
-	examples := readmeCorefiles(t, "README.md")
+	for _, readme := range []string{"README.md", "../../README.md"} {
+		t.Run(readme, func(t *testing.T) { testReadmeExamples(t, readme) })
+	}
+}
+
+func testReadmeExamples(t *testing.T, readme string) {
+	examples := readmeCorefiles(t, readme)
 	if len(examples) == 0 {
-		t.Fatal("README.md has no corefile examples")
+		t.Fatalf("%s has no corefile examples", readme)
 	}
 	directives := slices.Clone(dnsserver.Directives)
 	if !slices.Contains(directives, pluginName) {
 		directives = append(directives, pluginName)
 	}
 	for _, ex := range examples {
-		blocks, err := caddyfile.Parse("README.md", strings.NewReader(ex.text), directives)
+		blocks, err := caddyfile.Parse(readme, strings.NewReader(ex.text), directives)
 		if err != nil {
 			t.Errorf("example on line %d does not parse: %v", ex.line, err)
 			continue
@@ -38,7 +44,7 @@ func TestReadmeExamples(t *testing.T) {
 			}
 			n++
 			c := caddy.NewTestController("dns", "")
-			c.Dispenser = caddyfile.NewDispenserTokens("README.md", tokens)
+			c.Dispenser = caddyfile.NewDispenserTokens(readme, tokens)
 			c.ServerBlockKeys = sb.Keys
 			if err := setup(c); err != nil {
 				t.Errorf("example on line %d: %v", ex.line, err)

@@ -35,7 +35,18 @@ type Builder struct {
 	// byAgent indexes the tasks of prev by agent id, so an agent change
 	// re-derives only the records of that agent's tasks.
 	byAgent map[string]map[v1.TaskKey]struct{}
-	buf     []rec
+	// srvOwners maps every SRV target of the last zone to the names whose
+	// SRV records point at it (with their number of such records), so that
+	// a change of a target's first A or AAAA reaches the additional
+	// sections that hold them.
+	srvOwners map[string][]srvOwner
+	buf       []rec
+}
+
+// srvOwner is a name with n SRV records pointing at one target.
+type srvOwner struct {
+	name string
+	n    int32
 }
 
 // NewBuilder returns a Builder for cfg, which it defaults and validates. A
@@ -142,8 +153,15 @@ func (b *Builder) Update(snap *state.Snapshot, changed []v1.TaskKey) *Zone {
 		}
 	}
 
-	names := b.last.names
+	names, ents := b.last.names, b.last.ents
 	setChanged := false
+	// The record sets this update creates, not yet shared: their
+	// additional sections are filled in below.
+	fresh := make(map[string]*RRSet)
+	// Names whose extra (first A and AAAA) changed, and the counts of
+	// owner names under their ancestors.
+	var extraChanged []string
+	entDeltas := make(map[string]int32)
 	for name, nd := range d {
 		if !nd.reduce() {
 			continue
@@ -151,26 +169,83 @@ func (b *Builder) Update(snap *state.Snapshot, changed []v1.TaskKey) *Zone {
 		old, _ := names.Get(name)
 		rs, changed, ok := b.merge(old, name, nd)
 		if !ok {
-			b.log.Warn("Found record counts inconsistent with the snapshots; rebuilt the zone from scratch",
-				zap.String("name", name), zap.Uint64("revision", snap.Revision()))
-			return b.build(snap)
+			return b.rebuild(snap, name)
 		}
 		setChanged = setChanged || changed
+		if !slices.Equal(old.Extra(), rs.Extra()) {
+			extraChanged = append(extraChanged, name)
+		}
+		switch {
+		case old == nil && rs != nil:
+			b.g.ancestors(name, func(a string) { entDeltas[a]++ })
+		case old != nil && rs == nil:
+			b.g.ancestors(name, func(a string) { entDeltas[a]-- })
+		}
 		if rs == nil {
 			names = names.Delete(name)
 		} else {
 			names = names.Set(name, rs)
+			fresh[name] = rs
+		}
+	}
+	for name, n := range entDeltas {
+		if n == 0 {
+			continue
+		}
+		cur, _ := ents.Get(name)
+		switch cur += n; {
+		case cur < 0:
+			return b.rebuild(snap, name)
+		case cur == 0:
+			ents = ents.Delete(name)
+		default:
+			ents = ents.Set(name, cur)
+		}
+	}
+	// Additional sections: of the new record sets with SRV records, and of
+	// the names whose SRV records point at a target whose extra changed
+	// (a copy of their set, the old one being shared).
+	get := func(name string) *RRSet {
+		rs, _ := names.Get(name)
+		return rs
+	}
+	for _, rs := range fresh {
+		if len(rs.SRV) > 0 {
+			rs.srv = srvExtraOf(get, rs.SRV)
+		}
+	}
+	for _, target := range extraChanged {
+		for _, o := range b.srvOwners[target] {
+			if _, done := fresh[o.name]; done {
+				continue
+			}
+			old, ok := names.Get(o.name)
+			if !ok {
+				continue
+			}
+			rs := *old
+			rs.srv = srvExtraOf(get, rs.SRV)
+			names = names.Set(o.name, &rs)
+			fresh[o.name] = &rs
 		}
 	}
 	serial := b.last.serial
 	if setChanged {
 		serial = b.serial()
 	}
-	z := newZone(b.g, names, serial, snap)
+	z := newZone(b.g, names, ents, serial, snap)
 	b.last, b.prev, b.agents, b.frameworks, b.leader = z, snap, agents, frameworks, leader
 	b.log.Debug("Updated the zone", zap.Int("changedTasks", len(changed)), zap.Int("names", z.Len()),
 		zap.Bool("recordsChanged", setChanged), zap.Duration("elapsed", time.Since(start)))
 	return z
+}
+
+// rebuild logs that the counts of name disagree with the snapshots and
+// builds the zone of snap from scratch. The caller holds b.mu.
+func (b *Builder) rebuild(snap *state.Snapshot, name string) *Zone {
+	b.log.Warn("Found record counts inconsistent with the snapshots; rebuilt the zone from scratch",
+		zap.String("name", name), zap.Uint64("revision", snap.Revision()))
+	return b.build(snap)
 }
 
 // build builds the zone of snap from scratch. The caller holds b.mu.
@@ -193,16 +268,39 @@ func (b *Builder) build(snap *state.Snapshot) *Zone {
 		d.add(b.buf, 1)
 		b.index(t.Key, t.AgentID)
 	}
+	b.srvOwners = make(map[string][]srvOwner, len(d)/4)
 	mb := immutable.NewMapBuilder[string, *RRSet](b.hasher)
+	// sets mirrors mb for the lookups of SRV targets, cheaper than the
+	// persistent map's.
+	sets := make(map[string]*RRSet, len(d))
+	entCounts := make(map[string]int32)
+	var withSRV []*RRSet
 	for name, nd := range d {
 		if !nd.reduce() {
 			continue
 		}
-		if rs, _, _ := b.merge(nil, name, nd); rs != nil {
-			mb.Set(name, rs)
+		rs, _, _ := b.merge(nil, name, nd)
+		if rs == nil {
+			continue
+		}
+		mb.Set(name, rs)
+		sets[name] = rs
+		b.g.ancestors(name, func(a string) { entCounts[a]++ })
+		if len(rs.SRV) > 0 {
+			withSRV = append(withSRV, rs)
 		}
 	}
-	z := newZone(b.g, mb.Map(), b.serial(), snap)
+	// The sets are not shared yet: fill in their additional sections.
+	get := func(name string) *RRSet { return sets[name] }
+	for _, rs := range withSRV {
+		rs.srv = srvExtraOf(get, rs.SRV)
+	}
+	names := mb.Map()
+	eb := immutable.NewMapBuilder[string, int32](b.hasher)
+	for name, n := range entCounts {
+		eb.Set(name, n)
+	}
+	z := newZone(b.g, names, eb.Map(), b.serial(), snap)
 	b.last, b.prev, b.agents, b.frameworks, b.leader = z, snap, agents, frameworks, leader
 	b.log.Debug("Built the zone", zap.Int("tasks", snap.TaskCount()), zap.Int("names", z.Len()),
 		zap.Duration("elapsed", time.Since(start)))
@@ -361,6 +459,9 @@ func (b *Builder) merge(old *RRSet, name string, nd *nameDelta) (rs *RRSet, chan
 				rrs = append(rrs, newRR(name, x.v, ttl, b.g.cfg.SRVWeight))
 				refs = append(refs, x.n)
 				changed = true
+				if x.v.typ == dns.TypeSRV {
+					b.indexSRV(name, x.v.target, 1)
+				}
 			} else {
 				ok = false
 			}
@@ -373,6 +474,9 @@ func (b *Builder) merge(old *RRSet, name string, nd *nameDelta) (rs *RRSet, chan
 			} else {
 				changed = true
 				ok = ok && n == 0
+				if srv, isSRV := oldRR.(*dns.SRV); isSRV {
+					b.indexSRV(name, srv.Target, -1)
+				}
 			}
 			i++
 			j++
@@ -384,8 +488,113 @@ func (b *Builder) merge(old *RRSet, name string, nd *nameDelta) (rs *RRSet, chan
 	return newRRSet(rrs, refs), changed, ok
 }
 
+// indexSRV counts n more (or fewer) SRV records of owner pointing at
+// target in b.srvOwners.
+func (b *Builder) indexSRV(owner, target string, n int32) {
+	owners := b.srvOwners[target]
+	for i := range owners {
+		if owners[i].name != owner {
+			continue
+		}
+		if owners[i].n += n; owners[i].n <= 0 {
+			owners = slices.Delete(owners, i, i+1)
+			if len(owners) == 0 {
+				delete(b.srvOwners, target)
+				return
+			}
+		}
+		b.srvOwners[target] = owners
+		return
+	}
+	if n > 0 {
+		b.srvOwners[target] = append(owners, srvOwner{name: owner, n: n})
+	}
+}
+
+// srvExtraOf returns the additional section of sorted SRV records (see
+// srvSection) from the extras of their targets, which get returns (nil for
+// a name without records); nil when the section is empty.
+func srvExtraOf(get func(string) *RRSet, srv []dns.RR) *srvSection {
+	first := srv[0].(*dns.SRV).Target
+	last := srv[len(srv)-1].(*dns.SRV).Target
+	if first == last {
+		// One target (sorted by target): share its extra.
+		t := get(first)
+		if t.Extra() == nil {
+			return nil
+		}
+		return &srvSection{rrs: t.Extra()}
+	}
+	s := &srvSection{at: make([]int32, len(srv))}
+	start := 0
+	for i, rr := range srv {
+		target := rr.(*dns.SRV).Target
+		if i == 0 || target != srv[i-1].(*dns.SRV).Target {
+			start = len(s.rrs)
+			s.rrs = append(s.rrs, get(target).Extra()...)
+		}
+		s.at[i] = int32(start)
+	}
+	if len(s.rrs) == 0 {
+		return nil
+	}
+	s.rrs = slices.Clip(s.rrs)
+	return s
+}
+
+// ancestors calls f with every proper ancestor of name below its origin
+// (the Mesos-DNS domain or dcos.thisdcos.directory): "b.c.mesos." and
+// "c.mesos." for "a.b.c.mesos.". Names outside the origins have none.
+func (g *gen) ancestors(name string, f func(string)) {
+	origin := g.tail[1:]
+	if !strings.HasSuffix(name, g.tail) {
+		if !g.cfg.DCOS || !strings.HasSuffix(name, g.dcosTail) {
+			return
+		}
+		origin = DCOSOrigin
+	}
+	// Owner names are plain lower-case labels (validName): every dot ends
+	// a label.
+	for i := strings.IndexByte(name, '.') + 1; len(name)-i > len(origin); i += strings.IndexByte(name[i:], '.') + 1 {
+		f(name[i:])
+	}
+}
+
+// rrSet1 and rrSet2 are RRSets allocated with their records and counts,
+// for the many names of one or two records: one object rather than three,
+// which saves cache misses when answering and objects for the garbage
+// collector to mark.
+type (
+	rrSet1 struct {
+		rs   RRSet
+		rrs  [1]dns.RR
+		refs [1]int32
+	}
+	rrSet2 struct {
+		rs   RRSet
+		rrs  [2]dns.RR
+		refs [2]int32
+	}
+)
+
 // newRRSet splits sorted records into an RRSet.
 func newRRSet(rrs []dns.RR, refs []int32) *RRSet {
+	var rs *RRSet
+	switch len(rrs) {
+	case 1:
+		s := &rrSet1{}
+		copy(s.rrs[:], rrs)
+		copy(s.refs[:], refs)
+		rs, rrs, refs = &s.rs, s.rrs[:], s.refs[:]
+	case 2:
+		s := &rrSet2{}
+		copy(s.rrs[:], rrs)
+		copy(s.refs[:], refs)
+		rs, rrs, refs = &s.rs, s.rrs[:], s.refs[:]
+	default:
+		rs = new(RRSet)
+	}
+	rs.refs = refs
 	na, n6 := 0, 0
 	for _, rr := range rrs {
 		switch rr.Header().Rrtype {
@@ -395,7 +604,6 @@ func newRRSet(rrs []dns.RR, refs []int32) *RRSet {
 			n6++
 		}
 	}
-	rs := &RRSet{refs: refs}
 	if na > 0 {
 		rs.A = rrs[:na:na]
 	}

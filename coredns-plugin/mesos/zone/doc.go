@@ -66,28 +66,49 @@
 // HAMT keyed by the lower-case FQDN with the runtime's string hash) from
 // owner name to an RRSet holding ready-made miekg/dns records, sorted, with
 // a reference count per record. Lookup is one map probe and does not
-// allocate; records, the additional-section pair and SOA/NS are built once
-// per change, never per query.
+// allocate; records, the additional-section pair, the additional section
+// of each name's SRV records and SOA/NS are built once per change, never
+// per query. Names of one or two records get their RRSet, records and
+// counts in one allocation, and an A or AAAA record its address, to save
+// cache misses when answering.
+//
+// A second persistent map counts, for every proper ancestor of an owner
+// name below its origin, the owner names under it: each owner name adds
+// one to each of its ancestors. The ancestors that own no record are the
+// empty non-terminals ("marathon.slave.mesos.", "_tcp.marathon.mesos."),
+// which exist (RFC 8020), so the plugin answers them NODATA where
+// Mesos-DNS answered NXDOMAIN.
+//
+// The additional section of a name's SRV records (the first A and AAAA of
+// every distinct target, de-duplicated) is stored with them in target
+// order, with where each record's target begins, so that a query rotating
+// the SRV records takes the section rotated the same way without looking
+// up a target; a name whose SRV records have one target shares that
+// target's pair.
 //
 // Build derives every record of a snapshot, sums the references per
-// (name, value) and fills the map. Update keeps the previous snapshot and
+// (name, value) and fills the maps. Update keeps the previous snapshot and
 // derives the records of each changed task twice, from the previous and
 // from the new snapshot, subtracting the first and adding the second; it
 // does the same for agents, frameworks and the leader that differ, and for
 // the tasks of changed agents (indexed by agent id, because agent changes
 // do not mark tasks as changed). Equal records cancel, so an update that
 // changes nothing in DNS (a health flap) touches no name. Only the names
-// whose counts moved get a new RRSet, and setting them copies O(log32 n)
-// map nodes, so older zones stay valid for readers still holding them.
-// Nothing per task is stored besides the map entries: the previous
-// snapshot is the record of what was added. If counts ever disagree with
-// the snapshots (a changed list that missed a task), Update logs it and
-// rebuilds.
+// whose counts moved get a new RRSet, names that appear or disappear move
+// the counts of their ancestors, and a name whose SRV records point at a
+// target whose first A or AAAA changed gets a copy of its RRSet with a new
+// additional section (the Builder indexes SRV targets to their owner
+// names). Setting a name copies O(log32 n) map nodes, so older zones stay
+// valid for readers still holding them. Nothing per task is stored besides
+// the map entries and that index: the previous snapshot is the record of
+// what was added. If counts ever disagree with the snapshots (a changed
+// list that missed a task), Update logs it and rebuilds.
 //
 // Cost, measured by the benchmarks on mesossim.Synthetic(10000, 1) (1,000
-// agents, both zones, 2-core VM): Build about 0.3-0.4 s for 86,000 names
-// retaining about 4 KB per task; Update for one task about 0.13 ms, most of
-// it the O(agents) comparison of the agent lists (the snapshot has no
+// agents, both zones, 2-core VM): Build about 0.45 s for 86,000 names and
+// 30,000 ancestors, retaining about 4.5 KB per task (and 0.4 KB per task in
+// the Builder's SRV target index); Update for one task about 0.12 ms, most
+// of it the O(agents) comparison of the agent lists (the snapshot has no
 // cheaper change signal for agents); Lookup about 60 ns, no allocation.
 //
 // The SOA serial is the Unix time of the build that last added or removed

@@ -121,13 +121,56 @@ func replayEvents(tb testing.TB, rel string) []*master.Event {
 }
 
 // dump renders every record of a zone, one line per record with its
-// reference count, sorted: two zones with the same dump are the same zone.
+// reference count, the additional section of every name with SRV records
+// and the count of owner names under every empty non-terminal or other
+// ancestor, sorted: two zones with the same dump are the same zone.
 func dump(z *Zone) []string {
 	var out []string
 	for itr := z.names.Iterator(); !itr.Done(); {
 		_, rs, _ := itr.Next()
 		for i := range rs.Len() {
 			out = append(out, fmt.Sprintf("%s refs=%d", rs.at(i), rs.refs[i]))
+		}
+	}
+	out = append(out, additionals(z)...)
+	for _, e := range ents(z) {
+		out = append(out, fmt.Sprintf("%s under=%d", e.name, e.n))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ent is an ancestor of owner names with their number.
+type ent struct {
+	name string
+	n    int32
+}
+
+// ents lists the counts of owner names under ancestors, sorted by name.
+func ents(z *Zone) []ent {
+	var out []ent
+	for itr := z.ents.Iterator(); !itr.Done(); {
+		name, n, _ := itr.Next()
+		out = append(out, ent{name, n})
+	}
+	slices.SortFunc(out, func(a, b ent) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// additionals renders, for every SRV record of every name, the additional
+// section of the SRV records rotated to start at it, sorted.
+func additionals(z *Zone) []string {
+	var out []string
+	for itr := z.names.Iterator(); !itr.Done(); {
+		name, rs, _ := itr.Next()
+		for k := range rs.SRV {
+			head, tail := rs.SRVExtra(k)
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s additional from SRV %d:", name, k)
+			for _, rr := range slices.Concat(head, tail) {
+				fmt.Fprintf(&b, " %s", valueOf(rr))
+			}
+			out = append(out, b.String())
 		}
 	}
 	slices.Sort(out)
@@ -162,9 +205,11 @@ func records(z *Zone) []record {
 }
 
 // diffZones returns "" when two zones hold the same records with the same
-// reference counts, else a readable diff (-want +got).
+// reference counts, the same additional sections and the same counts of
+// owner names under each ancestor, else a readable diff (-want +got).
 func diffZones(want, got *Zone) string {
-	if slices.Equal(records(want), records(got)) {
+	if slices.Equal(records(want), records(got)) && slices.Equal(ents(want), ents(got)) &&
+		slices.Equal(additionals(want), additionals(got)) {
 		return ""
 	}
 	return cmp.Diff(dump(want), dump(got))

@@ -20,6 +20,8 @@ type RRSet struct {
 	// no duplicates.
 	A, AAAA, SRV []dns.RR
 
+	// srv is the additional section of SRV, nil when it is empty.
+	srv *srvSection
 	// extra is the first A and the first AAAA, nil if none.
 	extra []dns.RR
 	// refs counts, parallel to A then AAAA then SRV, how many sources
@@ -34,6 +36,35 @@ func (rs *RRSet) Extra() []dns.RR {
 		return nil
 	}
 	return rs.extra
+}
+
+// SRVExtra returns what Mesos-DNS adds to the additional section for the
+// SRV records rotated to start at SRV[k] (0 <= k < len(SRV)): the first A
+// and the first AAAA record of every distinct target, in the order the
+// targets first appear in SRV[k:] then SRV[:k], as head followed by tail.
+// The section is computed when the zone is built and follows the targets'
+// records; both slices are shared, with their length as capacity.
+func (rs *RRSet) SRVExtra(k int) (head, tail []dns.RR) {
+	if rs == nil || rs.srv == nil {
+		return nil, nil
+	}
+	s := rs.srv
+	if k == 0 || s.at == nil {
+		return s.rrs, nil
+	}
+	at := s.at[k]
+	return s.rrs[at:], s.rrs[:at:at]
+}
+
+// srvSection is the additional section of the SRV records of a name.
+type srvSection struct {
+	// rrs is the extra of each distinct target in the order of SRV
+	// (which sorts by target, so the records of one target are
+	// adjacent): the target's own extra when SRV has one target.
+	rrs []dns.RR
+	// at[i] is where the records of SRV[i]'s target begin in rrs; nil
+	// when that is always 0 (one target).
+	at []int32
 }
 
 // Len returns the number of records.
@@ -64,8 +95,13 @@ func newNameHasher() immutable.Hasher[string] { return &nameHasher{seed: maphash
 // dcos.thisdcos.directory. It is safe for concurrent readers; everything it
 // returns is shared and MUST NOT be modified.
 type Zone struct {
-	g       *gen
-	names   *immutable.Map[string, *RRSet]
+	g     *gen
+	names *immutable.Map[string, *RRSet]
+	// ents counts, for every proper ancestor of an owner name below the
+	// name's origin, the owner names under it ("marathon.mesos." 2 for
+	// "a.marathon.mesos." and "b.marathon.mesos."). Those that own no
+	// record themselves are the empty non-terminals.
+	ents    *immutable.Map[string, int32]
 	serial  uint32
 	snap    *state.Snapshot
 	origins []string
@@ -73,12 +109,15 @@ type Zone struct {
 	ns      *dns.NS
 	dcosSOA *dns.SOA
 	dcosNS  *dns.NS
+	// soaAuth and dcosSOAAuth hold the SOA alone: the authority section
+	// of negative answers.
+	soaAuth, dcosSOAAuth []dns.RR
 }
 
 // newZone assembles a zone and its SOA and NS records.
-func newZone(g *gen, names *immutable.Map[string, *RRSet], serial uint32, snap *state.Snapshot) *Zone {
+func newZone(g *gen, names *immutable.Map[string, *RRSet], ents *immutable.Map[string, int32], serial uint32, snap *state.Snapshot) *Zone {
 	origin := g.cfg.Domain + "."
-	z := &Zone{g: g, names: names, serial: serial, snap: snap, origins: []string{origin}}
+	z := &Zone{g: g, names: names, ents: ents, serial: serial, snap: snap, origins: []string{origin}}
 	soa := g.cfg.SOA
 	z.soa = &dns.SOA{
 		Hdr:     dns.RR_Header{Name: origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: g.cfg.TTL},
@@ -94,6 +133,7 @@ func newZone(g *gen, names *immutable.Map[string, *RRSet], serial uint32, snap *
 		Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: g.cfg.TTL},
 		Ns:  z.soa.Ns,
 	}
+	z.soaAuth = []dns.RR{z.soa}
 	if g.cfg.DCOS {
 		z.origins = append(z.origins, DCOSOrigin)
 		z.dcosSOA = &dns.SOA{
@@ -110,6 +150,7 @@ func newZone(g *gen, names *immutable.Map[string, *RRSet], serial uint32, snap *
 			Hdr: dns.RR_Header{Name: DCOSOrigin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: dcosNSTTL},
 			Ns:  dcosMName,
 		}
+		z.dcosSOAAuth = []dns.RR{z.dcosSOA}
 	}
 	return z
 }
@@ -120,11 +161,22 @@ func (z *Zone) Origins() []string { return z.origins }
 
 // Lookup returns the records of an owner name, a lower-case FQDN with the
 // trailing dot such as "web.marathon.mesos.". ok is false when no record
-// of any type has that owner (the caller tells NXDOMAIN from NODATA with
-// it; names that exist only as parents of others, like
-// "marathon.slave.mesos.", do not exist, as in Mesos-DNS). It does not
-// allocate.
+// of any type has that owner; the name may still exist as an empty
+// non-terminal (see EmptyNonTerminal). It does not allocate.
 func (z *Zone) Lookup(name string) (rs *RRSet, ok bool) { return z.names.Get(name) }
+
+// EmptyNonTerminal reports whether name, a lower-case FQDN below one of
+// Origins, owns no record but has owner names under it, like
+// "marathon.slave.mesos." or "_tcp.marathon.mesos.": such a name exists
+// (RFC 8020), so queries for it get NODATA, not NXDOMAIN. It does not
+// allocate.
+func (z *Zone) EmptyNonTerminal(name string) bool {
+	if n, _ := z.ents.Get(name); n <= 0 {
+		return false
+	}
+	_, owner := z.names.Get(name)
+	return !owner
+}
 
 // Extra returns the first A and the first AAAA record of an SRV target
 // (for the additional section), nil if it has none.
@@ -141,6 +193,19 @@ func (z *Zone) SOA(origin string) *dns.SOA {
 		return z.soa
 	case DCOSOrigin:
 		return z.dcosSOA
+	}
+	return nil
+}
+
+// Authority returns the authority section of negative answers under an
+// origin (one of Origins): its SOA alone; nil for any other name. The slice
+// is shared, its length is its capacity.
+func (z *Zone) Authority(origin string) []dns.RR {
+	switch origin {
+	case z.origins[0]:
+		return z.soaAuth
+	case DCOSOrigin:
+		return z.dcosSOAAuth
 	}
 	return nil
 }
@@ -168,16 +233,25 @@ func (z *Zone) Len() int { return z.names.Len() }
 // Snapshot returns the state snapshot the zone was built from.
 func (z *Zone) Snapshot() *state.Snapshot { return z.snap }
 
-// newRR creates the record of a value.
+// newRR creates the record of a value. An address is allocated with its
+// record, which saves a cache miss when a reply is packed.
 func newRR(name string, v value, ttl uint32, weight uint16) dns.RR {
 	hdr := dns.RR_Header{Name: name, Rrtype: v.typ, Class: dns.ClassINET, Ttl: ttl}
 	switch v.typ {
 	case dns.TypeA:
-		b := v.ip.As4()
-		return &dns.A{Hdr: hdr, A: b[:]}
+		r := &struct {
+			dns.A
+			ip [4]byte
+		}{ip: v.ip.As4()}
+		r.A = dns.A{Hdr: hdr, A: r.ip[:]}
+		return &r.A
 	case dns.TypeAAAA:
-		b := v.ip.As16()
-		return &dns.AAAA{Hdr: hdr, AAAA: b[:]}
+		r := &struct {
+			dns.AAAA
+			ip [16]byte
+		}{ip: v.ip.As16()}
+		r.AAAA = dns.AAAA{Hdr: hdr, AAAA: r.ip[:]}
+		return &r.AAAA
 	default:
 		return &dns.SRV{Hdr: hdr, Weight: weight, Port: v.port, Target: v.target}
 	}
