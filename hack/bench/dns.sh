@@ -9,6 +9,7 @@
 # It prints QPS, mean, p50 and p99 latency of each and the ratios mesos/file and mesos/whoami.
 #
 #   hack/bench/dns.sh                      # TASKS=10000 DURATION=10 CLIENTS=4
+#   QTYPES="A AAAA" hack/bench/dns.sh      # only queries of these types (default: every A, AAAA and SRV owner)
 # Needs dnsperf, dig and curl (installed from Debian's archive when missing). Traffic stays on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -60,6 +61,11 @@ done
 curl -fs "http://127.0.0.1:$READY/ready" >/dev/null || { echo "mesos plugin never became ready" >&2; cat "$work/mesos.log" >&2; exit 1; }
 curl -fs "http://127.0.0.1:$API/v1/axfr" >"$work/axfr.json"
 "$work/axfrzone" -axfr "$work/axfr.json" -zone "$work/mesos.zone" -queries "$work/queries.txt"
+if [[ -n ${QTYPES:-} ]]; then
+	grep -E " ($(echo "$QTYPES" | tr ' ' '|'))\$" "$work/queries.txt" >"$work/queries.filtered" || true
+	mv "$work/queries.filtered" "$work/queries.txt"
+	[[ -s $work/queries.txt ]] || { echo "no queries of types $QTYPES" >&2; exit 1; }
+fi
 
 cat >"$work/Corefile.file" <<CORE
 mesos:$FILE {
