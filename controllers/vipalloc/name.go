@@ -2,7 +2,8 @@ package vipalloc
 
 import (
 	"fmt"
-	"strings"
+
+	v1 "github.com/mesosnet/mesosnet/apis/v1"
 )
 
 // Zone is the DNS zone of named VIPs (spec dcos-net.md §1.3, §3.2).
@@ -24,11 +25,11 @@ const maxNameLen = 253 - 1 - len(Zone)
 // no character that survives normalisation (dcos-net would publish a
 // malformed name), and when the DNS name would exceed 253 characters.
 func Name(label, framework string) (string, error) {
-	l := domainFrag(label)
+	l := v1.DCOSDomainFrag(label)
 	if l == "" {
 		return "", fmt.Errorf("VIP label %q: no letter or digit to make a DNS name from", label)
 	}
-	f := domainFrag(framework)
+	f := v1.DCOSDomainFrag(framework)
 	if f == "" {
 		return "", fmt.Errorf("framework name %q of VIP %q: no letter or digit to make a DNS name from", framework, label)
 	}
@@ -52,68 +53,4 @@ func DNSName(label, framework string) string {
 		return ""
 	}
 	return name + "." + Zone
-}
-
-// domainFrag is mesos_state:domain_frag/1: split on '.', label every part,
-// drop empty parts, join with '.'.
-func domainFrag(s string) string {
-	var b strings.Builder
-	for part := range strings.SplitSeq(s, ".") {
-		l := label(part)
-		if l == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(l)
-	}
-	return b.String()
-}
-
-// label is mesos_state:label/1 (spec dcos-net.md §1.3): ASCII lower-cased;
-// everything up to the first [a-z0-9] skipped; then '-', '_' and '.' become
-// '-' and every other character outside [a-z0-9] (including every byte of a
-// non-ASCII rune) is dropped; on reaching 63 characters, trailing '-' are
-// dropped and only letters and digits refill up to 63; trailing '-'
-// stripped. "fd%gsf---gs7-f$gs--d7fddg-123" is "fdgsf---gs7-fgs--d7fddg-123",
-// "-4abc123" is "4abc123". The result can be empty. (The same rule as the DNS
-// plugin's zone.DCOSLabel; kept here so the allocator does not depend on the
-// DNS plugin.)
-func label(s string) string {
-	const maxLen = 63
-	b := make([]byte, 0, min(len(s), maxLen))
-	started, refill := false, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
-		if !started && !alnum {
-			continue
-		}
-		started = true
-		if len(b) == maxLen && !refill {
-			b = trimDashes(b)
-			refill = true
-		}
-		if len(b) == maxLen {
-			break
-		}
-		switch {
-		case alnum:
-			b = append(b, c)
-		case !refill && (c == '-' || c == '_' || c == '.'):
-			b = append(b, '-')
-		}
-	}
-	return string(trimDashes(b))
-}
-
-func trimDashes(b []byte) []byte {
-	for len(b) > 0 && b[len(b)-1] == '-' {
-		b = b[:len(b)-1]
-	}
-	return b
 }

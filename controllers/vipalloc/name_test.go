@@ -3,6 +3,8 @@ package vipalloc
 import (
 	"strings"
 	"testing"
+
+	v1 "github.com/mesosnet/mesosnet/apis/v1"
 )
 
 func TestDNSName(t *testing.T) {
@@ -94,7 +96,7 @@ func FuzzDNSName(f *testing.F) {
 		if msg := checkDNSName(got); msg != "" {
 			t.Fatalf("DNSName(%q, %q) = %q: %s", label, framework, got, msg)
 		}
-		if again := domainFrag(name); again != name {
+		if again := v1.DCOSDomainFrag(name); again != name {
 			t.Fatalf("normalising %q again gives %q", name, again)
 		}
 	})

@@ -88,52 +88,6 @@ func trimCut(label string, maxlen int, left, right string) string {
 	return head + tail[:min(len(tail), size-len(head))]
 }
 
-// DCOSLabel normalises a name into a label as dcos-net's
-// mesos_state:label/1 does for dcos.thisdcos.directory (spec dcos-net.md
-// §1.3): ASCII lower-cased; characters skipped up to the first [a-z0-9];
-// then '-', '_' and '.' become '-' and everything else outside [a-z0-9] is
-// dropped; at 63 characters trailing '-' are dropped and only alphanumerics
-// refill up to 63; trailing '-' stripped. "fd%gsf---gs7-f$gs--d7fddg-123"
-// is "fdgsf---gs7-fgs--d7fddg-123", "-4abc123" is "4abc123". The result can
-// be empty.
-func DCOSLabel(name string) string {
-	const maxlen = 63
-	b := make([]byte, 0, min(len(name), maxlen))
-	started, refill := false, false
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
-		if !started && !alnum {
-			continue
-		}
-		started = true
-		if len(b) == maxlen && !refill {
-			b = trimDashes(b)
-			refill = true
-		}
-		if len(b) == maxlen {
-			break
-		}
-		switch {
-		case alnum:
-			b = append(b, c)
-		case !refill && (c == '-' || c == '_' || c == '.'):
-			b = append(b, '-')
-		}
-	}
-	return string(trimDashes(b))
-}
-
-func trimDashes(b []byte) []byte {
-	for len(b) > 0 && b[len(b)-1] == '-' {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
 // zbase32 is the z-base-32 alphabet (tv42/zbase32, used by Mesos-DNS).
 const zbase32 = "ybndrfg8ejkmcpqxot1uwisza345h769"
 

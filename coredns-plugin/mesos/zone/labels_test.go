@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	v1 "github.com/mesosnet/mesosnet/apis/v1"
 )
 
 func TestLabels(t *testing.T) {
@@ -38,15 +40,15 @@ func TestLabels(t *testing.T) {
 		{"domainfrag drops empty parts", func(s string) string { return DomainFrag(s, RFC1123) }, ".a..$.B.", "a.b"},
 		{"domainfrag no dots", func(s string) string { return DomainFrag(s, RFC1123) }, "Marathon", "marathon"},
 		// Spec dcos-net.md §1.3, mesos_state unit tests.
-		{"dcos drops invalid", DCOSLabel, "fd%gsf---gs7-f$gs--d7fddg-123", "fdgsf---gs7-fgs--d7fddg-123"},
-		{"dcos skips to first alnum", DCOSLabel, "-4abc123", "4abc123"},
-		{"dcos strips trailing dash", DCOSLabel, "89fdgsf---gs7-fgs--d7fddg-", "89fdgsf---gs7-fgs--d7fddg"},
-		{"dcos framework", DCOSLabel, chronos, "chronoswithaspaceandmixedcase-2-0-1"},
-		{"dcos calico task", DCOSLabel, "Task(RunCalicoNode-B3213DE4)", "taskruncaliconode-b3213de4"},
-		{"dcos marathon app", DCOSLabel, "myapp.mygroup", "myapp-mygroup"},
-		{"dcos refill only alnum", DCOSLabel, strings.Repeat("a", 62) + "--b-c", strings.Repeat("a", 62) + "b"},
-		{"dcos cut at 63", DCOSLabel, strings.Repeat("x", 64), strings.Repeat("x", 63)},
-		{"dcos nothing left", DCOSLabel, "_-.$", ""},
+		{"dcos drops invalid", v1.DCOSLabel, "fd%gsf---gs7-f$gs--d7fddg-123", "fdgsf---gs7-fgs--d7fddg-123"},
+		{"dcos skips to first alnum", v1.DCOSLabel, "-4abc123", "4abc123"},
+		{"dcos strips trailing dash", v1.DCOSLabel, "89fdgsf---gs7-fgs--d7fddg-", "89fdgsf---gs7-fgs--d7fddg"},
+		{"dcos framework", v1.DCOSLabel, chronos, "chronoswithaspaceandmixedcase-2-0-1"},
+		{"dcos calico task", v1.DCOSLabel, "Task(RunCalicoNode-B3213DE4)", "taskruncaliconode-b3213de4"},
+		{"dcos marathon app", v1.DCOSLabel, "myapp.mygroup", "myapp-mygroup"},
+		{"dcos refill only alnum", v1.DCOSLabel, strings.Repeat("a", 62) + "--b-c", strings.Repeat("a", 62) + "b"},
+		{"dcos cut at 63", v1.DCOSLabel, strings.Repeat("x", 64), strings.Repeat("x", 63)},
+		{"dcos nothing left", v1.DCOSLabel, "_-.$", ""},
 		// Canonical-name parts.
 		{"hash vector", TaskHash, "test", "iffe9"},
 		{"hash of a fake.json task", TaskHash, "liquor-store.b8db9f73-562f-11e4-a088-c20493233aa5", "4dfjd"},
@@ -123,10 +125,10 @@ func FuzzLabels(f *testing.F) {
 		if l952 != "" && l952[0] >= '0' && l952[0] <= '9' {
 			t.Fatalf("RFC952(%q) = %q starts with a digit", in, l952)
 		}
-		d := DCOSLabel(in)
-		checkLabel(t, "DCOSLabel", in, d, 63)
+		d := v1.DCOSLabel(in)
+		checkLabel(t, "v1.DCOSLabel", in, d, 63)
 		if strings.HasSuffix(d, "-") {
-			t.Fatalf("DCOSLabel(%q) = %q ends with '-'", in, d)
+			t.Fatalf("v1.DCOSLabel(%q) = %q ends with '-'", in, d)
 		}
 		for _, spec := range []LabelFunc{RFC1123, RFC952} {
 			frag := DomainFrag(in, spec)

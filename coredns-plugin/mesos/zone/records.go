@@ -361,11 +361,11 @@ func (g *gen) taskNames(dst []rec, tname string, c *taskCtx) []rec {
 // dcosTask appends a running task's records in dcos.thisdcos.directory
 // (spec dcos-net.md §1.3): <task>.<framework>.{agentip,containerip,autoip}
 // with the task name (DiscoveryInfo name if any) and framework name through
-// DCOSLabel. agentip is the agent IP; containerip the IPs of the latest
+// v1.DCOSLabel. agentip is the agent IP; containerip the IPs of the latest
 // status; autoip the agent IP when a port has a host port or the task has
 // no container IP, else the container IPs.
 func (g *gen) dcosTask(dst []rec, t *v1.Task) []rec {
-	name, fw := DCOSLabel(t.Name), DCOSLabel(t.Framework)
+	name, fw := v1.DCOSLabel(t.Name), v1.DCOSLabel(t.Framework)
 	if name == "" || fw == "" {
 		return dst
 	}

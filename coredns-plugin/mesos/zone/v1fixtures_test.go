@@ -408,7 +408,7 @@ func TestDCOSZoneMatchesExpectedTasks(t *testing.T) {
 				if task.State != v1.TaskRunning {
 					continue
 				}
-				base := DCOSLabel(task.Name) + "." + DCOSLabel(task.Framework) + "."
+				base := v1.DCOSLabel(task.Name) + "." + v1.DCOSLabel(task.Framework) + "."
 				add(base+"agentip."+DCOSOrigin, task.AgentIP)
 				add(base+"containerip."+DCOSOrigin, task.IPs...)
 				hostPort := slices.ContainsFunc(task.Ports, func(p v1.Port) bool { return p.HostPort != 0 })
