@@ -9,7 +9,6 @@ package mesos_test
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -17,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coredns/caddy"
-	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/miekg/dns"
 	"go.uber.org/zap"
 
@@ -96,7 +93,7 @@ func startFreshnessEnv(b *testing.B, tasks int) *freshnessEnv {
 		Scenario: sc, HeartbeatInterval: 100 * time.Millisecond, Logger: zap.NewNop(),
 	})
 	env.sim = sim
-	apiAddr := freshnessFreePort(b)
+	apiAddr := freeLoopbackPort(b)
 	corefile := fmt.Sprintf(`.:0 {
 	bind 127.0.0.1
 	mesos mesos {
@@ -105,19 +102,7 @@ func startFreshnessEnv(b *testing.B, tasks int) *freshnessEnv {
 	}
 }
 `, ts.URL, apiAddr)
-	caddy.Quiet, dnsserver.Quiet = true, true
-	inst, err := caddy.Start(corefileInput(corefile))
-	if err != nil {
-		b.Fatalf("start CoreDNS: %v", err)
-	}
-	b.Cleanup(func() {
-		if err := inst.Stop(); err != nil {
-			b.Errorf("stop CoreDNS: %v", err)
-		}
-		if errs := inst.ShutdownCallbacks(); len(errs) > 0 {
-			b.Errorf("shut down CoreDNS: %v", errs)
-		}
-	})
+	inst := startCoreDNS(b, corefile)
 	conn, err := env.client.Dial(inst.Servers()[0].LocalAddr().String())
 	if err != nil {
 		b.Fatalf("dial CoreDNS: %v", err)
@@ -215,16 +200,4 @@ func freshnessReadyz(apiAddr string) string {
 		return err.Error()
 	}
 	return strings.TrimSpace(string(body))
-}
-
-// freshnessFreePort returns a loopback address whose port was free a moment
-// ago.
-func freshnessFreePort(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

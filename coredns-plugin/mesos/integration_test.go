@@ -66,21 +66,7 @@ func TestCoreDNSWithSimulatedMesos(t *testing.T) {
 	}
 }
 `, metricsAddr, ts.URL, apiAddr)
-	caddy.Quiet, dnsserver.Quiet = true, true
-	inst, err := caddy.Start(corefileInput(corefile))
-	if err != nil {
-		t.Fatalf("start CoreDNS: %v", err)
-	}
-	t.Cleanup(func() {
-		// Stop closes the listeners; the plugins stop in the shutdown
-		// callbacks, as in a CoreDNS process that exits.
-		if err := inst.Stop(); err != nil {
-			t.Errorf("stop CoreDNS: %v", err)
-		}
-		if errs := inst.ShutdownCallbacks(); len(errs) > 0 {
-			t.Errorf("shut down CoreDNS: %v", errs)
-		}
-	})
+	inst := startCoreDNS(t, corefile)
 	srv := inst.Servers()[0]
 	udp, tcp := srv.LocalAddr().String(), srv.Addr().String()
 
@@ -142,11 +128,11 @@ func TestCoreDNSWithSimulatedMesos(t *testing.T) {
 
 // freeLoopbackPort returns a loopback address whose port was free a moment
 // ago.
-func freeLoopbackPort(t *testing.T) string {
-	t.Helper()
+func freeLoopbackPort(tb testing.TB) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().String()
@@ -237,4 +223,26 @@ func getJSON(t *testing.T, url string, v any) {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
+}
+
+// startCoreDNS starts an in-process CoreDNS server with corefile and stops it
+// when the test ends.
+func startCoreDNS(tb testing.TB, corefile string) *caddy.Instance {
+	tb.Helper()
+	caddy.Quiet, dnsserver.Quiet = true, true
+	inst, err := caddy.Start(corefileInput(corefile))
+	if err != nil {
+		tb.Fatalf("start CoreDNS: %v", err)
+	}
+	tb.Cleanup(func() {
+		// Stop closes the listeners; the plugins stop in the shutdown
+		// callbacks, as in a CoreDNS process that exits.
+		if err := inst.Stop(); err != nil {
+			tb.Errorf("stop CoreDNS: %v", err)
+		}
+		if errs := inst.ShutdownCallbacks(); len(errs) > 0 {
+			tb.Errorf("shut down CoreDNS: %v", errs)
+		}
+	})
+	return inst
 }
