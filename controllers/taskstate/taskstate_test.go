@@ -57,11 +57,13 @@ type recordingRaft struct {
 	hook      func()
 }
 
+// Barrier counts the barriers that completed.
 func (r *recordingRaft) Barrier(ctx context.Context) error {
+	err := r.Raft.Barrier(ctx)
 	r.mu.Lock()
 	r.barriers++
 	r.mu.Unlock()
-	return r.Raft.Barrier(ctx)
+	return err
 }
 
 func (r *recordingRaft) Apply(ctx context.Context, cmd raftstore.Command) (raftstore.Result, error) {
@@ -227,15 +229,16 @@ func TestNotSyncedWritesNothing(t *testing.T) {
 	m := newMesos(t, "")
 	rec := &recordingRaft{Raft: rs}
 	c := taskstate.New(m, rec, taskstate.Options{Logger: zaptest.NewLogger(t)})
-	index := rs.Index()
 	start(t, c)
 
 	// Run subscribes right after its barrier; nothing has been published,
-	// so there is nothing it may write.
+	// so there is nothing it may write. The index is taken once the
+	// barrier (and the new leader's own entries before it) has applied.
 	raftstoretest.WaitFor(t, "the barrier", func() bool {
 		b, _, _ := rec.stats()
 		return b == 1
 	})
+	index := rs.Index()
 	m.Disconnected(errors.New("mesos unreachable"))
 	if got := rs.Index(); got != index {
 		t.Errorf("raft index before Mesos synced = %d, want %d", got, index)
