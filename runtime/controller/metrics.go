@@ -1,11 +1,10 @@
 package controller
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/mesosnet/mesosnet/runtime/instrument"
 )
 
 // Metric names. Every series carries the constant label controller=<name>.
@@ -52,7 +51,7 @@ type metrics struct {
 // and controller label are reused.
 func newMetrics(name string, reg prometheus.Registerer) *metrics {
 	labels := prometheus.Labels{"controller": name}
-	reconciles := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	reconciles := instrument.Register(reg, "controller", prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name:        metricReconcileTotal,
 		Help:        "Reconcile passes by result: success, error (including terminal errors), panic, requeue (success asking for a later pass).",
 		ConstLabels: labels,
@@ -62,65 +61,45 @@ func newMetrics(name string, reg prometheus.Registerer) *metrics {
 		errors:    reconciles.WithLabelValues(resultError),
 		panics:    reconciles.WithLabelValues(resultPanic),
 		requeues:  reconciles.WithLabelValues(resultRequeue),
-		duration: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+		duration: instrument.Register(reg, "controller", prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:        metricReconcileDuration,
 			Help:        "Duration of reconcile passes.",
 			ConstLabels: labels,
 			Buckets:     durationBuckets,
 		})),
-		depth: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		depth: instrument.Register(reg, "controller", prometheus.NewGauge(prometheus.GaugeOpts{
 			Name:        metricQueueDepth,
 			Help:        "Keys waiting in the work queue (not counting delayed retries).",
 			ConstLabels: labels,
 		})),
-		adds: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		adds: instrument.Register(reg, "controller", prometheus.NewCounter(prometheus.CounterOpts{
 			Name:        metricQueueAdds,
 			Help:        "Keys added to the work queue (a key already waiting is not counted again).",
 			ConstLabels: labels,
 		})),
-		latency: register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+		latency: instrument.Register(reg, "controller", prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:        metricQueueLatency,
 			Help:        "Time a key waits in the work queue before a worker picks it up.",
 			ConstLabels: labels,
 			Buckets:     durationBuckets,
 		})),
-		retries: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		retries: instrument.Register(reg, "controller", prometheus.NewCounter(prometheus.CounterOpts{
 			Name:        metricQueueRetries,
 			Help:        "Delayed additions to the work queue: retries after failures and requested requeues.",
 			ConstLabels: labels,
 		})),
-		unfinished: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		unfinished: instrument.Register(reg, "controller", prometheus.NewGauge(prometheus.GaugeOpts{
 			Name:        metricUnfinishedWork,
 			Help:        "Sum of the ages of the reconcile passes in progress; growth means stuck workers.",
 			ConstLabels: labels,
 		})),
-		longestRunning: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		longestRunning: instrument.Register(reg, "controller", prometheus.NewGauge(prometheus.GaugeOpts{
 			Name:        metricLongestRunning,
 			Help:        "Age of the longest reconcile pass in progress.",
 			ConstLabels: labels,
 		})),
 	}
 	return m
-}
-
-// register registers c with reg and returns it, or returns the equal
-// collector registered before. It panics on any other registration error,
-// which is a programming error (a name clash with another metric).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	panic(fmt.Sprintf("register controller metric: %v", err))
 }
 
 // resetInFlight zeroes the gauges describing passes in progress, which the

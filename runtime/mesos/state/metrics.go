@@ -1,10 +1,9 @@
 package state
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mesosnet/mesosnet/runtime/instrument"
 )
 
 // Metric names.
@@ -36,71 +35,52 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	tasks := register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	tasks := instrument.Register(reg, "Mesos state", prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: metricTasks,
 		Help: "Tasks held, by set: published (in snapshots) or waiting (agent or framework not known yet).",
 	}, []string{"set"}))
 	return &metrics{
-		events: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		events: instrument.Register(reg, "Mesos state", prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricEvents,
 			Help: "Mesos operator API events applied, by type (SUBSCRIBED and GET_STATE included).",
 		}, []string{"type"})),
-		eventErrors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		eventErrors: instrument.Register(reg, "Mesos state", prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricEventErrors,
 			Help: "Mesos events rejected as malformed or inconsistent with the state, by type.",
 		}, []string{"type"})),
-		normalizeErrors: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		normalizeErrors: instrument.Register(reg, "Mesos state", prometheus.NewCounter(prometheus.CounterOpts{
 			Name: metricNormalizeErrors,
 			Help: "Task updates whose normalisation dropped bad data (e.g. an unparsable VIP label).",
 		})),
 		published: tasks.WithLabelValues("published"),
 		waiting:   tasks.WithLabelValues("waiting"),
-		agents: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		agents: instrument.Register(reg, "Mesos state", prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: metricAgents,
 			Help: "Registered Mesos agents in the current state.",
 		})),
-		frameworks: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		frameworks: instrument.Register(reg, "Mesos state", prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: metricFrameworks,
 			Help: "Registered Mesos frameworks in the current state.",
 		})),
-		revision: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		revision: instrument.Register(reg, "Mesos state", prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: metricRevision,
 			Help: "Revision of the latest published snapshot.",
 		})),
-		recoveredPending: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		recoveredPending: instrument.Register(reg, "Mesos state", prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: metricRecoveredPending,
 			Help: "Recovered agents still awaited after a Mesos failover; publication is held while non-zero (DCOS_OSS-5463).",
 		})),
-		connected: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		connected: instrument.Register(reg, "Mesos state", prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: metricConnected,
 			Help: "1 while the state follows a live Mesos connection, 0 while it serves the last known state.",
 		})),
-		lastEvent: register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		lastEvent: instrument.Register(reg, "Mesos state", prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: metricLastEvent,
 			Help: "Unix time of the last Mesos event or snapshot received.",
 		})),
-		coalesced: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		coalesced: instrument.Register(reg, "Mesos state", prometheus.NewCounter(prometheus.CounterOpts{
 			Name: metricCoalesced,
 			Help: "Times a slow subscriber's pending notifications were replaced by one reset notification.",
 		})),
 	}
-}
-
-// register registers c with reg, if not nil, reusing a collector already
-// registered under the same name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	panic(fmt.Sprintf("register Mesos state metric: %v", err))
 }
