@@ -3,8 +3,6 @@ package v1
 import (
 	"encoding/json"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -240,24 +238,7 @@ func TestAllocationJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := json.MarshalIndent(in, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	golden := filepath.Join("testdata", "allocation.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("JSON encoding mismatch (-golden +got):\n%s", diff)
-	}
+	want := checkGoldenJSON(t, "allocation.json", in)
 	var decoded file
 	if err := json.Unmarshal(want, &decoded); err != nil {
 		t.Fatalf("decode golden: %v", err)

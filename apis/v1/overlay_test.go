@@ -81,24 +81,7 @@ func TestOverlayNetworkGolden(t *testing.T) {
 		{"overlay_network_full.json", full},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
-			got, err := json.MarshalIndent(tt.n, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, '\n')
-			golden := filepath.Join("testdata", tt.file)
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run with -update to create it): %v", err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("JSON encoding mismatch (-golden +got):\n%s", diff)
-			}
+			want := checkGoldenJSON(t, tt.file, tt.n)
 			decoded, err := ParseOverlayNetwork(want)
 			if err != nil {
 				t.Fatalf("parse golden: %v", err)

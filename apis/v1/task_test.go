@@ -15,6 +15,32 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
+// checkGoldenJSON compares the indented JSON of v with testdata/file
+// (rewritten first with -update) and returns the golden bytes, for the
+// caller's decoding check.
+func checkGoldenJSON(t *testing.T, file string, v any) []byte {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	golden := filepath.Join("testdata", file)
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("read golden file (run with -update to create it): %v", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("JSON encoding mismatch (-golden +got):\n%s", diff)
+	}
+	return want
+}
+
 func TestTaskKey(t *testing.T) {
 	a := TaskKey{FrameworkID: "fw-1", TaskID: "b"}
 	b := TaskKey{FrameworkID: "fw-1", TaskID: "c"}
@@ -177,24 +203,7 @@ func TestTaskJSON(t *testing.T) {
 		Key: TaskKey{FrameworkID: "fw", TaskID: "t"}, Name: "t", Framework: "f", AgentID: "a",
 		Runtime: RuntimeUnknown, State: TaskPreparing, MesosState: "TASK_STAGING",
 	}}
-	got, err := json.MarshalIndent(tasks, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	golden := filepath.Join("testdata", "task.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("JSON encoding mismatch (-golden +got):\n%s", diff)
-	}
+	want := checkGoldenJSON(t, "task.json", tasks)
 	var decoded []Task
 	if err := json.Unmarshal(want, &decoded); err != nil {
 		t.Fatalf("decode golden: %v", err)
