@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Bridge name prefixes of an overlay on an agent (spec dcos-net.md §4.2):
@@ -248,6 +249,11 @@ type VIPAllocation struct {
 	// IP4 and IP6 are the VIP's addresses; at least one is set.
 	IP4 netip.Addr `json:"ip4,omitzero"`
 	IP6 netip.Addr `json:"ip6,omitzero"`
+	// OrphanedAt is when the VIP's last backend went away, zero while it
+	// has backends. The allocation (and its addresses) is kept for a grace
+	// period after it, so that a VIP whose tasks are all restarted keeps
+	// its addresses, then deleted (dcos-net DCOS_OSS-5356).
+	OrphanedAt time.Time `json:"orphanedAt,omitzero"`
 }
 
 // maxVIPNameLen is the longest VIP name whose DNS name
@@ -257,8 +263,9 @@ const maxVIPNameLen = 253 - len(".l4lb.thisdcos.directory")
 // Validate checks that the name is made of at least two lower-case DNS
 // labels (letters, digits and inner '-', 1-63 characters) and short enough
 // for its DNS name, that label and framework are set, and that there is an
-// IPv4 address in IP4 and/or an IPv6 address in IP6, without zones. Errors
-// name the field.
+// IPv4 address in IP4 and/or an IPv6 address in IP6, without zones, and
+// that OrphanedAt, when set, is not before the Unix epoch. Errors name the
+// field.
 func (v VIPAllocation) Validate() error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -279,6 +286,9 @@ func (v VIPAllocation) Validate() error {
 	}
 	if ip := v.IP6; ip.IsValid() && (!ip.Is6() || ip.Is4In6() || ip.Zone() != "") {
 		add("ip6: %s is not an IPv6 address without zone", ip)
+	}
+	if t := v.OrphanedAt; !t.IsZero() && t.Before(time.Unix(0, 0)) {
+		add("orphanedAt: %s is before 1970", t.Format(time.RFC3339))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("VIP allocation %q: %w", v.Name, err)

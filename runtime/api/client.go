@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -262,4 +263,71 @@ func readStatusError(base string, resp *http.Response) error {
 		se.Code, se.Message = body.Code, body.Message
 	}
 	return se
+}
+
+// Do sends one request to the masters, in order, until one answers: a
+// master that cannot be reached or answers 5xx (not leading yet, behind,
+// failing) is skipped for the next. body, when not nil, is sent as JSON; a
+// 2xx answer is decoded into out when out is not nil. Other answers are
+// returned as a *StatusError from the first master that gave one, or the
+// last master's if all failed.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	var payload []byte
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("%s %s: encode body: %w", method, path, err)
+		}
+		payload = b
+	}
+	var errs []error
+	for _, base := range c.urls {
+		err := c.do(ctx, base, method, path, payload, out)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var se *StatusError
+		if errors.As(err, &se) && se.StatusCode < 500 {
+			return err
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("%s %s: no master answered: %w", method, path, errors.Join(errs...))
+}
+
+func (c *Client) do(ctx context.Context, base, method, path string, payload []byte, out any) error {
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
+	if err != nil {
+		return fmt.Errorf("%s %s%s: %w", method, base, path, err)
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s%s: %w", method, base, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return readStatusError(base+path, resp)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s%s: decode answer: %w", method, base, path, err)
+	}
+	return nil
 }

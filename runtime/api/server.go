@@ -92,6 +92,22 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	return s, nil
 }
 
+// Handle registers h for pattern (http.ServeMux syntax) behind the server's
+// authentication, beside the object and watch endpoints: the master mounts
+// its agent, VIP, status and raft endpoints this way. Register every route
+// before serving.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// WriteJSON writes v as the JSON body of a response with status, the way
+// every endpoint of the cluster API answers.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// WriteError writes the cluster API's error body {"code", "message"} with
+// status.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	writeError(w, status, code, msg)
+}
+
 func cmpOr(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
