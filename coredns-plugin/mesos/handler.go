@@ -40,10 +40,12 @@ var noRecords zone.RRSet
 // but under no origin it serves (l4lb.thisdcos.directory, say), go to the
 // next plugin.
 //
-// A query costs one allocation for the reply and, when the answer has
-// several records, one for the rotated copy of the zone's shared records
-// (and of the SRV additional section, ready-made in the zone); a single
-// record is answered with the zone's slices themselves.
+// Replies are written packed from the zone's reply cache when the writer
+// and the query allow it (replycache.go): no allocation. Otherwise a query
+// costs one allocation for the reply and, when the answer has several
+// records, one for the rotated copy of the zone's shared records (and of
+// the SRV additional section, ready-made in the zone); a single record is
+// answered with the zone's slices themselves.
 func (m *Mesos) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) (int, error) {
 	if len(r.Question) != 1 {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
@@ -52,7 +54,7 @@ func (m *Mesos) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
-	qname := canonicalName(q.Name)
+	qname, plain := canonical(q.Name)
 	if zoneOf(m.Zones, qname) == "" {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
@@ -76,12 +78,6 @@ func (m *Mesos) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 		return dns.RcodeRefused, nil
 	}
 
-	apex := qname == origin
-	rs, exists := z.Lookup(qname)
-	if !exists {
-		rs = &noRecords
-		exists = apex || z.EmptyNonTerminal(qname)
-	}
 	_, tcp := w.RemoteAddr().(*net.TCPAddr)
 	opt := r.IsEdns0()
 	size := dns.MaxMsgSize
@@ -91,6 +87,24 @@ func (m *Mesos) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 			size = max(int(opt.UDPSize()), dns.MinMsgSize)
 		}
 	}
+	// The reply cache (replycache.go), when the reply can be written
+	// packed.
+	var cache *replyCache
+	if plain && q.Qtype != dns.TypeANY && rawWriter(w) && cacheableQuery(r, opt) {
+		cache = m.replies(z)
+		if e := cache.get(replyKey{qname, q.Qtype}); e != nil {
+			if ok, _ := e.write(w, r, q, qname, opt, size); ok { // nothing to do about a client gone
+				return e.rcode, nil
+			}
+		}
+	}
+
+	apex := qname == origin
+	rs, exists := z.Lookup(qname)
+	if !exists {
+		rs = &noRecords
+		exists = apex || z.EmptyNonTerminal(qname)
+	}
 	optRoom := 0
 	if opt != nil {
 		optRoom = 1 // for the OPT record SizeAndDo appends
@@ -99,6 +113,13 @@ func (m *Mesos) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	answer, extra := answers(z, rs, origin, q.Qtype, apex, limit, optRoom)
 	if len(answer) == 0 && !exists && m.Fall.Through(qname) {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
+	}
+	if cache != nil && exists {
+		if e := m.cacheReply(cache, z, rs, origin, qname, q, apex, len(answer) == 0); e != nil {
+			if ok, _ := e.write(w, r, q, qname, opt, size); ok {
+				return e.rcode, nil
+			}
+		}
 	}
 
 	msg, room := newReply(q, opt != nil)
@@ -164,6 +185,14 @@ func newReply(q dns.Question, edns bool) (msg *dns.Msg, room []dns.RR) {
 // presentation format, lower case), without work or allocation for the
 // usual name of lower-case letters, digits, '-', '_' and dots.
 func canonicalName(name string) string {
+	n, _ := canonical(name)
+	return n
+}
+
+// canonical returns canonicalName(name) and whether name is plain: made
+// of letters, digits, '-', '_' and dots only, so that its octets in wire
+// format are those of its presentation format.
+func canonical(name string) (_ string, plain bool) {
 	upper := false
 	for i := 0; i < len(name); i++ {
 		switch c := name[i]; {
@@ -172,13 +201,49 @@ func canonicalName(name string) string {
 			upper = true
 		default:
 			// Escapes and other octets: the general rules.
-			return strings.ToLower(dns.Name(name).String())
+			return strings.ToLower(dns.Name(name).String()), false
 		}
 	}
 	if upper {
-		return strings.ToLower(name)
+		return strings.ToLower(name), true
 	}
-	return name
+	return name, true
+}
+
+// cacheReply returns the cached reply to q (whose lower-case name is
+// qname, the name of rs under origin) or NODATA to qname, creating it if
+// need be; nil when the reply is not one the cache holds.
+func (m *Mesos) cacheReply(c *replyCache, z *zone.Zone, rs *zone.RRSet, origin, qname string, q dns.Question, apex, nodata bool) *cachedReply {
+	k := replyKey{qname, q.Qtype}
+	if nodata {
+		k.qtype = nodataType
+		if e := c.get(k); e != nil {
+			return e
+		}
+	}
+	if c.len() >= maxCachedReplies {
+		return nil
+	}
+	q.Name = qname
+	var e *cachedReply
+	switch {
+	case nodata:
+		e = newCachedReply(q, dns.RcodeSuccess, nil, z.Authority(origin), nil, nil)
+	case q.Qtype == dns.TypeA:
+		e = newCachedReply(q, dns.RcodeSuccess, rs.A, nil, nil, nil)
+	case q.Qtype == dns.TypeAAAA:
+		e = newCachedReply(q, dns.RcodeSuccess, rs.AAAA, nil, nil, nil)
+	case q.Qtype == dns.TypeSRV:
+		head, _ := rs.SRVExtra(0)
+		e = newCachedReply(q, dns.RcodeSuccess, rs.SRV, nil, head, rs)
+	case apex && (q.Qtype == dns.TypeSOA || q.Qtype == dns.TypeNS):
+		answer, extra := answers(z, rs, origin, q.Qtype, apex, 1, 0)
+		e = newCachedReply(q, dns.RcodeSuccess, answer, nil, extra, nil)
+	}
+	if e != nil {
+		c.put(k, e)
+	}
+	return e
 }
 
 // Smallest sizes of records in a reply: the message header, and an A record
@@ -338,8 +403,14 @@ func randOffset(n int) int {
 	if n <= 1 {
 		return 0
 	}
-	return rand.IntN(n)
+	return randIntN(n)
 }
+
+// randIntN is rand.IntN; tests replace it to choose rotations.
+var randIntN = defaultRandIntN
+
+// defaultRandIntN is rand.IntN.
+func defaultRandIntN(n int) int { return rand.IntN(n) }
 
 // appendRotated appends the first n records of src rotated to start at
 // src[k] to dst. src is shared with the zone and is never modified.

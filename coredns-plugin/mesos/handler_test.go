@@ -506,7 +506,9 @@ func TestServeDNSMatchesReference(t *testing.T) {
 				if tr.bufsize != 0 {
 					r.SetEdns0(tr.bufsize, false)
 				}
-				rec := dnstest.NewRecorder(&test.ResponseWriter{TCP: tr.tcp})
+				// Written through the server's ScrubWriter, replies
+				// may come packed from the reply cache.
+				rec := &wireWriter{ResponseWriter: test.ResponseWriter{TCP: tr.tcp}}
 				var w dns.ResponseWriter = rec
 				if scrubbed {
 					w = request.NewScrubWriter(r, rec)
@@ -514,15 +516,14 @@ func TestServeDNSMatchesReference(t *testing.T) {
 				if _, err := q.m.ServeDNS(context.Background(), w, r); err != nil {
 					t.Fatal(err)
 				}
-				want := referenceReply(t, q.m.Zone(), rec, r, rec.Msg)
-				got, err := rec.Msg.Pack()
-				if err != nil {
-					t.Fatal(err)
+				if rec.msg == nil {
+					t.Fatalf("%s: no reply", q.name)
 				}
-				if wantWire, _ := want.Pack(); !slices.Equal(got, wantWire) {
-					t.Errorf("%s, ScrubWriter %t: %s %s: reply\n%s\nwant\n%s", tr.name, scrubbed, dns.TypeToString[q.qtype], q.name, rec.Msg, want)
+				want := referenceReply(t, q.m.Zone(), rec, r, rec.msg)
+				if wantWire, _ := want.Pack(); !slices.Equal(rec.wire, wantWire) {
+					t.Errorf("%s, ScrubWriter %t: %s %s: reply\n%s\nwant\n%s", tr.name, scrubbed, dns.TypeToString[q.qtype], q.name, rec.msg, want)
 				}
-				if rec.Msg.Truncated {
+				if rec.msg.Truncated {
 					n++
 				}
 			}
@@ -547,7 +548,10 @@ func referenceReply(tb testing.TB, z *zone.Zone, w dns.ResponseWriter, r, got *d
 	rotate := func(rrs []dns.RR) []dns.RR {
 		k := 0
 		if len(got.Answer) > 0 {
-			k = max(slices.Index(rrs, got.Answer[0]), 0)
+			// got may be unpacked from the wire: compare records,
+			// not pointers.
+			first := got.Answer[0].String()
+			k = max(slices.IndexFunc(rrs, func(rr dns.RR) bool { return rr.String() == first }), 0)
 		}
 		return slices.Concat(rrs[k:], rrs[:k])
 	}

@@ -11,7 +11,9 @@
 // pointer and answer from the zone alone: no query waits on the network or
 // on a lock, and a query costs the reply message and, for an answer of
 // several records, their rotated copy (the zone's record slices, and the
-// additional sections it prepares for SRV records, are shared).
+// additional sections it prepares for SRV records, are shared), or, once a
+// name has been asked, a copy of its reply packed in the zone's reply cache
+// (replycache.go), which is dropped with the zone.
 // Until the first zone is built the plugin is not ready and answers SERVFAIL
 // for its zones; when Mesos becomes unreachable it keeps serving the last
 // zone and reports its age (metrics, /readyz of the API listener).
@@ -60,6 +62,9 @@ type Mesos struct {
 	metricLabels [2]string
 
 	zone atomic.Pointer[zone.Zone]
+	// cache holds the packed replies of the zone being served (see
+	// replycache.go); it is replaced on the first query of a new zone.
+	cache atomic.Pointer[replyCache]
 	// built is set once the builder has built a zone; only the goroutine
 	// that calls apply uses it.
 	built bool
