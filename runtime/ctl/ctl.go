@@ -41,6 +41,16 @@ var commands = map[string]command{
 	"mesos leader": {"show the leading Mesos master", runMesosLeader},
 	"mesos tasks":  {"list Mesos tasks as mesosnet normalises them (--watch follows the event stream)", runMesosTasks},
 	"mesos agents": {"list Mesos agents with the IP mesosnet uses for them", runMesosAgents},
+
+	"status":            {"show the mesosnet cluster: raft leader, revision, counts, the leader's Mesos stream", runStatus},
+	"agents":            {"list the registered agents and their VTEP allocations", runAgents},
+	"subnets":           {"list the agent subnets of every overlay with their bridges", runSubnets},
+	"vips":              {"list the VIPs with their addresses and backends (dcos-net /v1/vips)", runVIPs},
+	"tasks":             {"list the tasks the masters hold (normalised Mesos tasks)", runTasks},
+	"raft peers":        {"list the raft servers", runRaftPeers},
+	"raft peers add":    {"add a master as a raft voter", runRaftPeersAdd},
+	"raft peers remove": {"remove a raft server by ID", runRaftPeersRemove},
+	"agent delete":      {"delete agents by IP and release their allocations", runAgentDelete},
 }
 
 // Main runs mesosnetctl with args (without the program name) and returns the
@@ -69,6 +79,11 @@ func Main(ctx context.Context, args []string, env *Env) int {
 }
 
 func lookup(args []string) (command, []string, bool) {
+	if len(args) >= 3 {
+		if c, ok := commands[args[0]+" "+args[1]+" "+args[2]]; ok {
+			return c, args[3:], true
+		}
+	}
 	if len(args) >= 2 {
 		if c, ok := commands[args[0]+" "+args[1]]; ok {
 			return c, args[2:], true
@@ -91,7 +106,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: mesosnetctl <command> [flags]   (mesosnetctl <command> -h for its flags)")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
 	}
 }
 
