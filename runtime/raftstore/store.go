@@ -762,7 +762,7 @@ func (s *Store) Barrier(ctx context.Context) error {
 // Adding a voter that is already a member with the same address succeeds.
 func (s *Store) AddVoter(ctx context.Context, p Peer) error {
 	if err := p.validate(); err != nil {
-		return fmt.Errorf("add voter: %w", err)
+		return fmt.Errorf("add voter: %w: %w", ErrInvalid, err)
 	}
 	op := "add voter " + p.ID
 	return s.onLeader(ctx, op,
