@@ -446,7 +446,7 @@ func TestServicesFixtures(t *testing.T) {
 		},
 	} {
 		t.Run(tt.fixture, func(t *testing.T) {
-			s := state.New(state.Options{Logger: zaptest.NewLogger(t), Resolver: statetest.FixtureResolver()})
+			s := state.New(state.Options{Logger: zaptest.NewLogger(t), Resolver: statetest.FixtureResolver(), RecoveredTasksWait: -1})
 			statetest.ApplyFixture(t, s, statetest.Rel(tt.fixture))
 			tasks := s.Current().Tasks()
 

@@ -25,6 +25,11 @@ const (
 	// DefaultRecoveredAgentsWait bounds the publication hold after a Mesos
 	// failover, as dcos-net's await_agents phase (DCOS_OSS-5463).
 	DefaultRecoveredAgentsWait = 10 * time.Minute
+	// DefaultRecoveredTasksWait is how long the hold lasts after the last
+	// recovered agent re-registered, so that its tasks (TASK_ADDED events
+	// that follow its AGENT_ADDED) are in before anything is published:
+	// dcos-net's await_tasks phase (10 s).
+	DefaultRecoveredTasksWait = 10 * time.Second
 	// DefaultResolveTimeout bounds one agent hostname lookup.
 	DefaultResolveTimeout = 2 * time.Second
 	// DefaultSubscriptionBuffer is the notification buffer of a subscriber.
@@ -53,6 +58,10 @@ type Options struct {
 	// (see Store); 0 means DefaultRecoveredAgentsWait, a negative value
 	// disables the hold.
 	RecoveredAgentsWait time.Duration
+	// RecoveredTasksWait is how long the hold goes on once every
+	// recovered agent is back; 0 means DefaultRecoveredTasksWait, a
+	// negative value ends the hold with the last agent.
+	RecoveredTasksWait time.Duration
 	// Clock is the time source; nil means the real clock.
 	Clock Clock
 	// Registerer receives the store's metrics; nil leaves them
@@ -92,7 +101,9 @@ type Options struct {
 //     Waiting tasks of the agent keep waiting.
 //   - After a Mesos failover, SUBSCRIBED lists get_agents.recovered_agents
 //     (DCOS_OSS-5463). Until each of them has re-registered (AGENT_ADDED),
-//     been removed (AGENT_REMOVED), or RecoveredAgentsWait has passed since
+//     been removed (AGENT_REMOVED), and then RecoveredTasksWait more (the
+//     agents' tasks arrive as TASK_ADDED events after their AGENT_ADDED:
+//     dcos-net's await_tasks), or RecoveredAgentsWait has passed since
 //     the hold began, events are applied but nothing is published: readers
 //     keep the previous snapshot (or none before the first), so DNS records
 //     and backends are not flushed while agents reconnect. A later
@@ -109,6 +120,7 @@ type Store struct {
 	resolver       Resolver
 	resolveTimeout time.Duration
 	recoveredWait  time.Duration
+	tasksWait      time.Duration
 	clock          Clock
 	bufSize        int
 	metrics        *metrics
@@ -147,7 +159,10 @@ type hold struct {
 	// pending are the recovered agents not re-registered yet; nil when
 	// not holding.
 	pending map[string]struct{}
-	timer   Timer
+	// tasks is set in the last phase, when every recovered agent is back
+	// and the hold waits RecoveredTasksWait for their tasks.
+	tasks bool
+	timer Timer
 	// gen identifies the current hold, so a stale timer does nothing.
 	gen uint64
 }
@@ -160,6 +175,7 @@ func New(opts Options) *Store {
 		resolver:       opts.Resolver,
 		resolveTimeout: opts.ResolveTimeout,
 		recoveredWait:  opts.RecoveredAgentsWait,
+		tasksWait:      opts.RecoveredTasksWait,
 		clock:          opts.Clock,
 		bufSize:        opts.SubscriptionBuffer,
 		metrics:        newMetrics(opts.Registerer),
@@ -184,6 +200,9 @@ func New(opts Options) *Store {
 	}
 	if s.recoveredWait == 0 {
 		s.recoveredWait = DefaultRecoveredAgentsWait
+	}
+	if s.tasksWait == 0 {
+		s.tasksWait = DefaultRecoveredTasksWait
 	}
 	if s.clock == nil {
 		s.clock = realClock{}
@@ -443,12 +462,27 @@ func (s *Store) updateHold(recovered []mesos.AgentInfo) {
 			pending[id] = struct{}{}
 		}
 	}
-	if len(pending) == 0 || s.recoveredWait < 0 {
+	switch {
+	case s.recoveredWait < 0:
 		s.releaseHold("no recovered agents awaited")
 		return
+	case len(pending) == 0 && s.hold.pending == nil:
+		return
+	case len(pending) == 0 && !s.hold.tasks:
+		// A reconnection found every awaited agent back.
+		s.hold.pending = pending
+		s.metrics.recoveredPending.Set(0)
+		s.awaitTasks("every recovered agent is back")
+		return
+	case len(pending) == 0:
+		return // already waiting for the tasks
 	}
-	if s.hold.pending == nil {
+	if s.hold.pending == nil || s.hold.tasks {
+		if s.hold.timer != nil {
+			s.hold.timer.Stop()
+		}
 		s.hold.gen++
+		s.hold.tasks = false
 		gen := s.hold.gen
 		s.hold.timer = s.clock.AfterFunc(s.recoveredWait, func() { s.holdExpired(gen) })
 		s.log.Info("Started holding publication until recovered agents re-register",
@@ -470,8 +504,27 @@ func (s *Store) agentBack(id, how string) {
 	delete(s.hold.pending, id)
 	s.metrics.recoveredPending.Set(float64(len(s.hold.pending)))
 	if len(s.hold.pending) == 0 {
-		s.releaseHold("every recovered agent " + how)
+		s.awaitTasks("every recovered agent " + how)
 	}
+}
+
+// awaitTasks moves the hold to its last phase: every recovered agent is
+// back, their tasks are still arriving; publish after RecoveredTasksWait.
+// The caller holds s.mu.
+func (s *Store) awaitTasks(reason string) {
+	if s.tasksWait < 0 {
+		s.releaseHold(reason)
+		return
+	}
+	if s.hold.timer != nil {
+		s.hold.timer.Stop()
+	}
+	s.hold.gen++
+	gen := s.hold.gen
+	s.hold.tasks = true
+	s.hold.timer = s.clock.AfterFunc(s.tasksWait, func() { s.holdExpired(gen) })
+	s.log.Info("Recovered agents are back; holding publication while their tasks arrive",
+		zap.String("reason", reason), zap.Duration("wait", s.tasksWait))
 }
 
 // holdExpired ends hold gen when its bounded wait has passed.
@@ -479,6 +532,11 @@ func (s *Store) holdExpired(gen uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.hold.gen != gen || s.hold.pending == nil {
+		return
+	}
+	if s.hold.tasks {
+		s.releaseHold("recovered agents are back and their tasks had " + s.tasksWait.String() + " to arrive")
+		s.patchStatus()
 		return
 	}
 	missing := make([]string, 0, len(s.hold.pending))

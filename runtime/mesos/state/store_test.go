@@ -93,8 +93,9 @@ func TestFixtures(t *testing.T) {
 			if !slices.IsSortedFunc(want, func(a, b v1.Task) int { return a.Key.Compare(b.Key) }) {
 				t.Fatalf("Expected(%q) is not sorted by key", name)
 			}
-			s, _ := newStore(t)
+			s, clock := newStore(t)
 			statetest.ApplyFixture(t, s, statetest.Rel(name))
+			clock.Advance(state.DefaultRecoveredTasksWait) // ends a hold after a failover capture
 			snap := s.Current()
 			if !s.HasSynced() || !snap.Ready() || !snap.Connected() {
 				t.Errorf("HasSynced %v, Ready %v, Connected %v; want all true", s.HasSynced(), snap.Ready(), snap.Connected())
@@ -378,8 +379,19 @@ func TestRecoveredAgents(t *testing.T) {
 	}
 
 	apply(t, s, events[2]) // AGENT_ADDED
+	// The agent is back, but its tasks come in the events that follow
+	// (TASK_ADDED): publishing now would flush them (dcos-net's
+	// await_tasks phase exists for this).
+	if s.HasSynced() {
+		t.Fatal("published as soon as the recovered agent re-registered, before its tasks")
+	}
+	apply(t, s, events[3:]...)
+	if s.HasSynced() {
+		t.Fatal("published before the tasks wait ended")
+	}
+	clock.Advance(state.DefaultRecoveredTasksWait)
 	if !s.HasSynced() {
-		t.Fatal("not published after the recovered agent re-registered")
+		t.Fatal("not published after the tasks wait")
 	}
 	if clock.Pending() != 0 {
 		t.Errorf("hold timer not stopped: %d pending", clock.Pending())
@@ -388,8 +400,8 @@ func TestRecoveredAgents(t *testing.T) {
 	if !n.Reset || n.Snapshot.Revision() != 1 {
 		t.Errorf("first notification Reset %v revision %d; want a reset at revision 1", n.Reset, n.Snapshot.Revision())
 	}
-	apply(t, s, events[3:]...)
-	diffTasks(t, "end", statetest.Expected("recovered-agents.json"), s.Current().Tasks())
+	// The first publication already holds every task of the agent.
+	diffTasks(t, "first publication", statetest.Expected("recovered-agents.json"), n.Snapshot.Tasks())
 	if got := metricValue(t, reg, "mesosnet_mesos_state_recovered_agents_pending"); got != 0 {
 		t.Errorf("recovered_agents_pending = %v, want 0", got)
 	}
@@ -483,6 +495,15 @@ func TestRecoveredAgentsAfterReconnect(t *testing.T) {
 		default:
 		}
 		apply(t, s, agentAdded(t, events[0], s1))
+		// The agent is back; its tasks get RecoveredTasksWait to arrive
+		// (dcos-net's await_tasks) before anything is published.
+		clock.Advance(state.DefaultRecoveredTasksWait - time.Nanosecond)
+		select {
+		case n := <-sub.C():
+			t.Fatalf("notification before the tasks wait ended: revision %d", n.Snapshot.Revision())
+		default:
+		}
+		clock.Advance(time.Nanosecond)
 		n := <-sub.C()
 		if !n.Reset || n.Snapshot.Revision() != before.Revision()+1 {
 			t.Errorf("after the hold: Reset %v revision %d; want a reset at %d", n.Reset, n.Snapshot.Revision(), before.Revision()+1)
@@ -493,11 +514,12 @@ func TestRecoveredAgentsAfterReconnect(t *testing.T) {
 		}
 	})
 	t.Run("removed agent ends the hold", func(t *testing.T) {
-		s, _ := newStore(t)
+		s, clock := newStore(t)
 		statetest.ApplyFixture(t, s, rel)
 		before := s.Current().Revision()
 		subscribed(t, s, failover(s))
 		apply(t, s, &master.Event{Type: master.Event_AGENT_REMOVED, AgentRemoved: &master.Event_AgentRemoved{AgentID: mesos.AgentID{Value: s1}}})
+		clock.Advance(state.DefaultRecoveredTasksWait)
 		if got := s.Current().Revision(); got != before+1 {
 			t.Fatalf("revision %d after AGENT_REMOVED of the awaited agent, want %d", got, before+1)
 		}
