@@ -61,6 +61,10 @@ type apiConfig struct {
 	DCOS            bool
 	DCOSTTL         uint32
 	Zones           []string
+	// Cluster are the cluster API URLs of the l4lb zone (never the
+	// token), L4LBZones the zones it feeds.
+	Cluster   []string `json:",omitempty"`
+	L4LBZones []string `json:",omitempty"`
 }
 
 // apiCredentials shows the principal only, never the secret.
@@ -156,6 +160,8 @@ func (m *Mesos) apiConfig() apiConfig {
 		DCOS:                   zc.DCOS,
 		DCOSTTL:                zc.DCOSTTL,
 		Zones:                  m.Zones,
+		Cluster:                m.cfg.cluster,
+		L4LBZones:              m.l4lbOrigins,
 	}
 	c.Listener = make([]string, len(zc.Listener))
 	for i, ip := range zc.Listener {

@@ -2,6 +2,7 @@ package mesos
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,10 +13,10 @@ import (
 )
 
 // FuzzServeDNS sends arbitrary wire messages to a plugin serving the
-// operator-api.json capture: it must never panic, and every reply must pack
-// and fit the client's UDP buffer.
+// operator-api.json capture and the l4lb zone of l4lbVIPs: it must never
+// panic, and every reply must pack and fit the client's UDP buffer.
 func FuzzServeDNS(f *testing.F) {
-	for _, tc := range handlerCases {
+	for _, tc := range append(slices.Clone(handlerCases), l4lbCases...) {
 		r := tc.Msg()
 		r.SetEdns0(1232, false)
 		wire, err := r.Pack()
@@ -25,7 +26,7 @@ func FuzzServeDNS(f *testing.F) {
 		f.Add(wire, false)
 		f.Add(wire, true)
 	}
-	m := loadedPlugin(f, testCorefile, leaderStore(f, "operator-api.json"))
+	m := l4lbPlugin(f)
 	m.Next = test.NextHandler(dns.RcodeSuccess, nil)
 	f.Fuzz(func(t *testing.T, wire []byte, tcp bool) {
 		r := new(dns.Msg)
@@ -67,6 +68,8 @@ func FuzzSetup(f *testing.F) {
 		"mesos . {\n master 192.0.2.11:5050\n ip_mode first\n rfc952\n soa_rname root@ns1.mesos\n fallthrough mesos\n}",
 		"mesos {\n master https://m:5050\n basic_auth u /p\n ca_file /ca\n cert_file /c\n key_file /k\n api [::1]:8123\n}",
 		"mesos {\n master {\n}\n}",
+		"mesos thisdcos.directory {\n cluster http://192.0.2.21:62080 https://m2:62080\n cluster_token_file /t\n cluster_ca_file /ca\n}",
+		"mesos . {\n master 192.0.2.11:5050\n cluster http://192.0.2.21:62080\n}",
 	} {
 		f.Add(s)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/coredns/coredns/request"
@@ -18,7 +19,8 @@ import (
 var noRecords zone.RRSet
 
 // ServeDNS implements plugin.Handler. It answers queries under the zone
-// origins within the plugin's zones from the current zone only:
+// origins within the plugin's zones from the current zone of the origin
+// only (the Mesos zone, or the l4lb zone of the cluster API):
 //
 //   - A, AAAA and SRV from the name's record sets, SRV with the first A and
 //     AAAA of each target in the additional section; ANY returns all three
@@ -31,14 +33,14 @@ var noRecords zone.RRSet
 //     the SOA in the authority section (NODATA). The name does not exist:
 //     NXDOMAIN with the SOA, or the next plugin when `fallthrough` covers
 //     the name.
-//   - Before the first zone is loaded: SERVFAIL. Opcodes other than QUERY:
+//   - Before the first zone of the origin is loaded: SERVFAIL. Opcodes other than QUERY:
 //     NOTIMP. Zone transfers: REFUSED (HTTP /v1/axfr has the zone).
 //
 // Replies are authoritative, carry the client's EDNS0 buffer size and are
 // truncated (TC bit) to it over UDP, or to 512 bytes without EDNS0; over
 // TCP they are not limited. Names outside the plugin's zones, or inside them
-// but under no origin it serves (l4lb.thisdcos.directory, say), go to the
-// next plugin.
+// but under no origin it serves (l4lb.thisdcos.directory without the
+// cluster option, say), go to the next plugin.
 //
 // Replies are written packed from the zone's reply cache when the writer
 // and the query allow it (replycache.go): no allocation. Otherwise a query
@@ -58,12 +60,7 @@ func (m *Mesos) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	if zoneOf(m.Zones, qname) == "" {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
-	z := m.zone.Load()
-	origins := m.origins
-	if z != nil {
-		origins = z.Origins()
-	}
-	origin := zoneOf(origins, qname)
+	z, origin, slot := m.zoneFor(qname)
 	if origin == "" {
 		return plugin.NextOrFailure(m.Name(), m.Next, ctx, w, r)
 	}
@@ -91,7 +88,7 @@ func (m *Mesos) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	// packed.
 	var cache *replyCache
 	if plain && q.Qtype != dns.TypeANY && rawWriter(w) && cacheableQuery(r, opt) {
-		cache = m.replies(z)
+		cache = replies(slot, z)
 		if e := cache.get(replyKey{qname, q.Qtype}); e != nil {
 			if ok, _ := e.write(w, r, q, qname, opt, size); ok { // nothing to do about a client gone
 				return e.rcode, nil
@@ -150,6 +147,25 @@ func (m *Mesos) ServeDNS(ctx context.Context, w dns.ResponseWriter, r *dns.Msg) 
 	}
 	_ = w.WriteMsg(msg) // nothing to do about a client gone
 	return msg.Rcode, nil
+}
+
+// zoneFor returns the zone that serves qname, the origin of qname in it,
+// and the slot of the zone's reply cache; origin is "" when no zone the
+// plugin serves holds qname, and the zone nil before its first load. The
+// l4lb origins are fixed by the configuration, the Mesos zone's are its
+// own once loaded.
+func (m *Mesos) zoneFor(qname string) (*zone.Zone, string, *atomic.Pointer[replyCache]) {
+	if len(m.l4lbOrigins) > 0 {
+		if o := zoneOf(m.l4lbOrigins, qname); o != "" {
+			return m.l4lb.Load(), o, &m.l4lbCache
+		}
+	}
+	z := m.zone.Load()
+	origins := m.origins
+	if z != nil {
+		origins = z.Origins()
+	}
+	return z, zoneOf(origins, qname), &m.cache
 }
 
 // reply is a reply message allocated at once with its question section.

@@ -22,6 +22,15 @@ var rebuildDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 	Buckets:   prometheus.ExponentialBuckets(0.0001, 4, 10), // 100µs to 26s
 }, metricLabels)
 
+// clusterRebuildDuration observes every build of the l4lb zone.
+var clusterRebuildDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	Namespace: plugin.Namespace,
+	Subsystem: pluginName,
+	Name:      "cluster_zone_rebuild_duration_seconds",
+	Help:      "Time taken to build the l4lb zone from the VIP allocations of the cluster API.",
+	Buckets:   prometheus.ExponentialBuckets(0.0001, 4, 10), // 100µs to 26s
+}, metricLabels)
+
 // Descriptions of the gauges computed at scrape time.
 var (
 	zoneRecordsDesc = prometheus.NewDesc(prometheus.BuildFQName(plugin.Namespace, pluginName, "zone_records"),
@@ -33,6 +42,16 @@ var (
 		"Unix time of the last zone rebuild.", metricLabels, nil)
 	sourceConnectedDesc = prometheus.NewDesc(prometheus.BuildFQName(plugin.Namespace, pluginName, "source_connected"),
 		"1 while the plugin's source follows a live Mesos stream, else 0.", metricLabels, nil)
+
+	clusterVIPsDesc = prometheus.NewDesc(prometheus.BuildFQName(plugin.Namespace, pluginName, "cluster_vips"),
+		"Number of named VIPs served in the l4lb zone (allocations that are not orphaned).", metricLabels, nil)
+	clusterAgeDesc = prometheus.NewDesc(prometheus.BuildFQName(plugin.Namespace, pluginName, "cluster_zone_age_seconds"),
+		"How long the l4lb zone may lag behind the cluster: 0 while the watch is connected, else the time since it disconnected.",
+		metricLabels, nil)
+	clusterLastUpdateDesc = prometheus.NewDesc(prometheus.BuildFQName(plugin.Namespace, pluginName, "cluster_last_update_timestamp_seconds"),
+		"Unix time of the last l4lb zone rebuild.", metricLabels, nil)
+	clusterConnectedDesc = prometheus.NewDesc(prometheus.BuildFQName(plugin.Namespace, pluginName, "cluster_connected"),
+		"1 while the plugin follows a live watch stream of the cluster API, else 0.", metricLabels, nil)
 )
 
 // instances is the collector of the gauges: it reads the running plugin
@@ -76,6 +95,10 @@ func (r *registry) Describe(ch chan<- *prometheus.Desc) {
 	ch <- zoneAgeDesc
 	ch <- lastUpdateDesc
 	ch <- sourceConnectedDesc
+	ch <- clusterVIPsDesc
+	ch <- clusterAgeDesc
+	ch <- clusterLastUpdateDesc
+	ch <- clusterConnectedDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -87,18 +110,32 @@ func (r *registry) Collect(ch chan<- prometheus.Metric) {
 	}
 	r.mu.Unlock()
 	for _, m := range running {
-		st := m.status()
 		labels := m.metricLabels[:]
-		connected := 0.0
-		if st.Source.Connected {
-			connected = 1
+		if len(m.cfg.masters) > 0 {
+			st := m.status()
+			ch <- prometheus.MustNewConstMetric(sourceConnectedDesc, prometheus.GaugeValue, gauge(st.Source.Connected), labels...)
+			if st.Loaded {
+				ch <- prometheus.MustNewConstMetric(zoneRecordsDesc, prometheus.GaugeValue, float64(st.Records), labels...)
+				ch <- prometheus.MustNewConstMetric(zoneAgeDesc, prometheus.GaugeValue, st.Age.Seconds(), labels...)
+				ch <- prometheus.MustNewConstMetric(lastUpdateDesc, prometheus.GaugeValue, float64(st.Updated.UnixNano())/1e9, labels...)
+			}
 		}
-		ch <- prometheus.MustNewConstMetric(sourceConnectedDesc, prometheus.GaugeValue, connected, labels...)
-		if !st.Loaded {
-			continue
+		if m.l4lbBuilder != nil {
+			st := m.clusterStatus()
+			ch <- prometheus.MustNewConstMetric(clusterConnectedDesc, prometheus.GaugeValue, gauge(st.Source.Connected), labels...)
+			if st.Loaded {
+				ch <- prometheus.MustNewConstMetric(clusterVIPsDesc, prometheus.GaugeValue, float64(st.VIPs), labels...)
+				ch <- prometheus.MustNewConstMetric(clusterAgeDesc, prometheus.GaugeValue, st.Age.Seconds(), labels...)
+				ch <- prometheus.MustNewConstMetric(clusterLastUpdateDesc, prometheus.GaugeValue, float64(st.Updated.UnixNano())/1e9, labels...)
+			}
 		}
-		ch <- prometheus.MustNewConstMetric(zoneRecordsDesc, prometheus.GaugeValue, float64(st.Records), labels...)
-		ch <- prometheus.MustNewConstMetric(zoneAgeDesc, prometheus.GaugeValue, st.Age.Seconds(), labels...)
-		ch <- prometheus.MustNewConstMetric(lastUpdateDesc, prometheus.GaugeValue, float64(st.Updated.UnixNano())/1e9, labels...)
 	}
+}
+
+// gauge returns 1 for true, 0 for false.
+func gauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

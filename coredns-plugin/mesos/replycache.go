@@ -39,7 +39,8 @@ import (
 //     random names would fill the cache), nor are ANY replies (several
 //     rotations) nor replies too long for the client (truncation).
 //
-// The cache belongs to one zone and is dropped with it: a zone update is
+// The cache belongs to one zone and is dropped with it (the Mesos zone and
+// the l4lb zone each have theirs): a zone update is
 // visible to the next query exactly as without the cache. Entries are
 // created on a query's first miss, and the cache stops growing at
 // maxCachedReplies entries; there is no eviction.
@@ -94,19 +95,21 @@ func newReplyCache(z *zone.Zone) *replyCache {
 	return c
 }
 
-// replies returns the reply cache of zone z, replacing the cache of an
-// earlier zone. Queries racing a zone swap may replace each other's cache
-// a few times; each cache only ever holds replies of its own zone.
-func (m *Mesos) replies(z *zone.Zone) *replyCache {
-	c := m.cache.Load()
+// replies returns the reply cache of zone z held in slot (one per zone
+// the plugin serves: the Mesos zone's, the l4lb zone's), replacing the
+// cache of an earlier zone. Queries racing a zone swap may replace each
+// other's cache a few times; each cache only ever holds replies of its own
+// zone.
+func replies(slot *atomic.Pointer[replyCache], z *zone.Zone) *replyCache {
+	c := slot.Load()
 	if c != nil && c.zone == z {
 		return c
 	}
 	fresh := newReplyCache(z)
-	if m.cache.CompareAndSwap(c, fresh) {
+	if slot.CompareAndSwap(c, fresh) {
 		return fresh
 	}
-	if c = m.cache.Load(); c != nil && c.zone == z {
+	if c = slot.Load(); c != nil && c.zone == z {
 		return c
 	}
 	return fresh

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -66,6 +67,14 @@ type config struct {
 	tls          mesos.TLSConfig
 	api          string
 	fall         fall.F
+
+	// cluster are the mesosnet cluster API URLs of the l4lb zone, with
+	// the files of its bearer token and CA bundle; l4lbOrigins are the
+	// zones it feeds (zone.L4LBOrigin and the aliases within zones).
+	cluster          []string
+	clusterTokenFile string
+	clusterCAFile    string
+	l4lbOrigins      []string
 }
 
 // setup is the `mesos` directive's setup function.
@@ -98,7 +107,7 @@ func setup(c *caddy.Controller) error {
 // server block's prometheus plugin, or the default registry (which that
 // plugin serves) without one. Registering twice is harmless.
 func registerMetrics(c *caddy.Controller) {
-	collectors := []prometheus.Collector{rebuildDuration, instances}
+	collectors := []prometheus.Collector{rebuildDuration, clusterRebuildDuration, instances}
 	if h, ok := dnsserver.GetConfig(c).Handler("prometheus").(*metrics.Metrics); ok && h.Reg != nil {
 		for _, col := range collectors {
 			h.MustRegister(col)
@@ -126,13 +135,32 @@ func parse(c *caddy.Controller) (*Mesos, error) {
 		return nil, cfg.errAt(cfg.line, "invalid zone configuration: %v", err)
 	}
 	m := &Mesos{
-		Zones:   cfg.zones,
-		Fall:    cfg.fall,
-		cfg:     *cfg,
-		origins: originsOf(cfg.zone),
-		builder: builder,
-		log:     log,
-		now:     time.Now,
+		Zones:       cfg.zones,
+		Fall:        cfg.fall,
+		cfg:         *cfg,
+		builder:     builder,
+		l4lbOrigins: cfg.l4lbOrigins,
+		log:         log,
+		now:         time.Now,
+	}
+	if len(cfg.masters) > 0 {
+		m.origins = originsOf(cfg.zone)
+	}
+	if len(cfg.cluster) > 0 {
+		if m.l4lbBuilder, err = zone.NewL4LBBuilder(cfg.l4lbOrigins, log); err != nil {
+			return nil, cfg.errAt(cfg.lines["cluster"], "cluster: %v", err)
+		}
+		m.newVIPSource = func() (VIPSource, error) {
+			cc, err := cfg.clusterConfig()
+			if err != nil {
+				return nil, err
+			}
+			src, err := NewClusterSource(cc, log)
+			if err != nil {
+				return nil, cfg.startErrAt(cfg.lines["cluster"], "cluster: %v", err)
+			}
+			return src, nil
+		}
 	}
 	m.newSource = func() (Source, error) {
 		mc, err := cfg.mesosConfig()
@@ -216,6 +244,28 @@ func (cfg *config) parseOption(c *caddy.Controller) error {
 			}
 		}
 		cfg.masters = args
+	case "cluster":
+		if err := wantSome("one or more mesosnet cluster API URLs"); err != nil {
+			return err
+		}
+		for i, u := range args {
+			if slices.Contains(args[:i], u) {
+				return c.Errf("%s: %q listed twice", opt, u)
+			}
+			if err := checkClusterURL(u); err != nil {
+				return c.Errf("%s: %v", opt, err)
+			}
+		}
+		cfg.cluster = args
+	case "cluster_token_file", "cluster_ca_file":
+		if err := want(1, "a file name"); err != nil {
+			return err
+		}
+		if opt == "cluster_token_file" {
+			cfg.clusterTokenFile = args[0]
+		} else {
+			cfg.clusterCAFile = args[0]
+		}
 	case "ip_sources":
 		if err := wantSome("one or more of " + strings.Join(ipSources, ", ")); err != nil {
 			return err
@@ -332,8 +382,26 @@ func (cfg *config) parseOption(c *caddy.Controller) error {
 
 // finish checks the options together and fills the defaults.
 func (cfg *config) finish() error {
+	if len(cfg.masters) == 0 && len(cfg.cluster) == 0 {
+		return cfg.errAt(cfg.line, "master: at least one Mesos master, or cluster API URLs (cluster), is required")
+	}
 	if len(cfg.masters) == 0 {
-		return cfg.errAt(cfg.line, "master: at least one Mesos master is required")
+		// The options of the Mesos source need it.
+		for _, opt := range mesosOptions {
+			if line, ok := cfg.lines[opt]; ok {
+				return cfg.errAt(line, "%s: applies to the Mesos source, and no master is given", opt)
+			}
+		}
+	}
+	if len(cfg.cluster) == 0 {
+		for _, opt := range []string{"cluster_token_file", "cluster_ca_file"} {
+			if line, ok := cfg.lines[opt]; ok {
+				return cfg.errAt(line, "%s: applies to the cluster API source, and no cluster URL is given", opt)
+			}
+		}
+	}
+	if cfg.clusterCAFile != "" && !slices.ContainsFunc(cfg.cluster, func(u string) bool { return strings.HasPrefix(u, "https://") }) {
+		return cfg.errAt(cfg.lines["cluster_ca_file"], "cluster_ca_file: no cluster URL is https")
 	}
 	if cfg.tokenFile != "" && cfg.user != "" {
 		return cfg.errAt(cfg.lines["basic_auth"], "basic_auth: token_file (line %d) is set too; use one", cfg.lines["token_file"])
@@ -353,7 +421,34 @@ func (cfg *config) finish() error {
 		}
 	}
 	if len(cfg.zones) == 0 {
-		cfg.zones = originsOf(cfg.zone)
+		if len(cfg.masters) > 0 {
+			cfg.zones = originsOf(cfg.zone)
+		}
+		if len(cfg.cluster) > 0 {
+			cfg.zones = append(cfg.zones, zone.L4LBOrigin)
+		}
+	}
+	if len(cfg.cluster) > 0 {
+		// The l4lb zone and those of its aliases within the plugin's
+		// zones (spec dcos-net.md §1.2: dcos-net answers them by
+		// renaming to l4lb.thisdcos.directory).
+		for _, o := range append([]string{zone.L4LBOrigin}, zone.L4LBAliases...) {
+			if plugin.Zones(cfg.zones).Matches(o) != "" {
+				cfg.l4lbOrigins = append(cfg.l4lbOrigins, o)
+			}
+		}
+		if len(cfg.l4lbOrigins) == 0 {
+			return cfg.errAt(cfg.lines["cluster"], "cluster: %s is outside the plugin's zones %v", zone.L4LBOrigin, cfg.zones)
+		}
+		if len(cfg.masters) > 0 {
+			for _, mo := range originsOf(cfg.zone) {
+				for _, o := range cfg.l4lbOrigins {
+					if dns.IsSubDomain(mo, o) || dns.IsSubDomain(o, mo) {
+						return cfg.errAt(cfg.lines["cluster"], "cluster: %s overlaps %s, which master serves", o, mo)
+					}
+				}
+			}
+		}
 	}
 	if explicitDCOS && plugin.Zones(cfg.zones).Matches(dcosOrigin) == "" {
 		return cfg.errAt(cfg.lines["dcos"], "dcos: %s is outside the plugin's zones %v", dcosOrigin, cfg.zones)
@@ -364,6 +459,11 @@ func (cfg *config) finish() error {
 	}
 	return nil
 }
+
+// mesosOptions are the options of the Mesos source, refused without
+// master.
+var mesosOptions = []string{"ip_sources", "ip_mode", "ttl", "rfc952", "dcos", "omit_legacy_names",
+	"soa_mname", "soa_rname", "listener", "token_file", "basic_auth", "ca_file", "cert_file", "key_file"}
 
 // errAt is c.Errf for a line other than the dispenser's.
 func (cfg *config) errAt(line int, format string, args ...any) error {
@@ -410,6 +510,57 @@ func (cfg *config) mesosConfig() (mesos.Config, error) {
 		}
 	}
 	return mc, nil
+}
+
+// clusterConfig returns the configuration of the cluster API source,
+// reading the token and CA files. Errors name the option and its line.
+func (cfg *config) clusterConfig() (ClusterConfig, error) {
+	cc := ClusterConfig{URLs: cfg.cluster}
+	if cfg.clusterTokenFile != "" {
+		token, err := readSecret(cfg.clusterTokenFile)
+		if err != nil {
+			return cc, cfg.startErrAt(cfg.lines["cluster_token_file"], "cluster_token_file: %v", err)
+		}
+		cc.Token = token
+	}
+	if f := cfg.clusterCAFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return cc, cfg.startErrAt(cfg.lines["cluster_ca_file"], "cluster_ca_file: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return cc, cfg.startErrAt(cfg.lines["cluster_ca_file"], "cluster_ca_file: %s holds no PEM certificate", f)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		cc.Transport = tr
+	}
+	return cc, nil
+}
+
+// checkClusterURL validates a cluster API base URL: http or https, a
+// host, no credentials, query or fragment.
+func checkClusterURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q is not an http or https URL", s)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("%q has no host", s)
+	case u.User != nil:
+		return fmt.Errorf("%q has credentials; use cluster_token_file", s)
+	case u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		return fmt.Errorf("%q has a query or fragment", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("%q has a bad port", s)
+		}
+	}
+	return nil
 }
 
 // readSecret reads a token or password file, without surrounding white

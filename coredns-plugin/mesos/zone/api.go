@@ -40,8 +40,8 @@ func (z *Zone) AXFR() AXFR {
 		TTL:            cfg.TTL,
 		Serial:         z.serial,
 		RefreshSeconds: int(cfg.SOA.Refresh),
-		Mname:          z.soa.Ns,
-		Rname:          z.soa.Mbox,
+		Mname:          z.apexes[0].soa.Ns,
+		Rname:          z.apexes[0].soa.Mbox,
 		Domain:         cfg.Domain,
 		Records: AXFRRecords{
 			As:    map[string][]string{},

@@ -4,7 +4,9 @@
 // enabled, dcos-net's dcos.thisdcos.directory zone (spec dcos-net.md
 // §1.3). A Builder turns a state.Snapshot into an immutable Zone that the
 // plugin handler answers from, and the Zone renders Mesos-DNS's HTTP views
-// (/v1/axfr, /v1/enumerate, /v1/hosts, /v1/services).
+// (/v1/axfr, /v1/enumerate, /v1/hosts, /v1/services). An L4LBBuilder
+// turns the named VIP allocations of the cluster into the Zone of
+// l4lb.thisdcos.directory (spec dcos-net.md §3.2).
 //
 // # Records
 //

@@ -90,11 +90,14 @@ func (h *nameHasher) Hash(key string) uint32  { return uint32(maphash.String(h.s
 func (h *nameHasher) Equal(a, b string) bool  { return a == b }
 func newNameHasher() immutable.Hasher[string] { return &nameHasher{seed: maphash.MakeSeed()} }
 
-// Zone is an immutable, fully indexed record set built from one state
-// snapshot: the Mesos-DNS domain and, with Config.DCOS,
-// dcos.thisdcos.directory. It is safe for concurrent readers; everything it
-// returns is shared and MUST NOT be modified.
+// Zone is an immutable, fully indexed record set: the Mesos-DNS domain and,
+// with Config.DCOS, dcos.thisdcos.directory, built from one state snapshot
+// by a Builder; or the named VIPs of l4lb.thisdcos.directory (and the
+// aliases the plugin serves), built by an L4LBBuilder. It is safe for
+// concurrent readers; everything it returns is shared and MUST NOT be
+// modified.
 type Zone struct {
+	// g and snap are those of a Mesos zone, nil in an l4lb zone.
 	g     *gen
 	names *immutable.Map[string, *RRSet]
 	// ents counts, for every proper ancestor of an owner name below the
@@ -105,13 +108,42 @@ type Zone struct {
 	serial  uint32
 	snap    *state.Snapshot
 	origins []string
-	soa     *dns.SOA
-	ns      *dns.NS
-	dcosSOA *dns.SOA
-	dcosNS  *dns.NS
-	// soaAuth and dcosSOAAuth hold the SOA alone: the authority section
-	// of negative answers.
-	soaAuth, dcosSOAAuth []dns.RR
+	// apexes are the SOA and NS of each origin, in the order of origins.
+	apexes []apex
+}
+
+// apex is the SOA and NS records of one origin, and the SOA alone: the
+// authority section of negative answers.
+type apex struct {
+	origin string
+	soa    *dns.SOA
+	ns     *dns.NS
+	auth   []dns.RR
+}
+
+// newApex returns the apex records of origin.
+func newApex(soa *dns.SOA, ns *dns.NS) apex {
+	return apex{origin: soa.Hdr.Name, soa: soa, ns: ns, auth: []dns.RR{soa}}
+}
+
+// dcosApex returns the SOA and NS of one of dcos-net's thisdcos.directory
+// zones, as its erldns zones have them (spec dcos-net.md §1.3): SOA TTL
+// ttl, mname ns.spartan., rname support.mesosphere.com., refresh 60, retry
+// 180, expire 86400, minimum 1; NS ns.spartan. with TTL 3600.
+func dcosApex(origin string, ttl, serial uint32) apex {
+	return newApex(&dns.SOA{
+		Hdr:     dns.RR_Header{Name: origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
+		Ns:      dcosMName,
+		Mbox:    dcosRName,
+		Serial:  serial,
+		Refresh: dcosRefresh,
+		Retry:   dcosRetry,
+		Expire:  dcosExpire,
+		Minttl:  dcosMinTTL,
+	}, &dns.NS{
+		Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: dcosNSTTL},
+		Ns:  dcosMName,
+	})
 }
 
 // newZone assembles a zone and its SOA and NS records.
@@ -119,7 +151,7 @@ func newZone(g *gen, names *immutable.Map[string, *RRSet], ents *immutable.Map[s
 	origin := g.cfg.Domain + "."
 	z := &Zone{g: g, names: names, ents: ents, serial: serial, snap: snap, origins: []string{origin}}
 	soa := g.cfg.SOA
-	z.soa = &dns.SOA{
+	mesosSOA := &dns.SOA{
 		Hdr:     dns.RR_Header{Name: origin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: g.cfg.TTL},
 		Ns:      fqdn(soa.MName),
 		Mbox:    fqdn(strings.ReplaceAll(soa.RName, "@", ".")),
@@ -129,34 +161,20 @@ func newZone(g *gen, names *immutable.Map[string, *RRSet], ents *immutable.Map[s
 		Expire:  soa.Expire,
 		Minttl:  g.cfg.TTL, // Mesos-DNS answers with ttl, not SOAMinttl
 	}
-	z.ns = &dns.NS{
+	z.apexes = []apex{newApex(mesosSOA, &dns.NS{
 		Hdr: dns.RR_Header{Name: origin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: g.cfg.TTL},
-		Ns:  z.soa.Ns,
-	}
-	z.soaAuth = []dns.RR{z.soa}
+		Ns:  mesosSOA.Ns,
+	})}
 	if g.cfg.DCOS {
 		z.origins = append(z.origins, DCOSOrigin)
-		z.dcosSOA = &dns.SOA{
-			Hdr:     dns.RR_Header{Name: DCOSOrigin, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: g.cfg.DCOSTTL},
-			Ns:      dcosMName,
-			Mbox:    dcosRName,
-			Serial:  serial,
-			Refresh: dcosRefresh,
-			Retry:   dcosRetry,
-			Expire:  dcosExpire,
-			Minttl:  dcosMinTTL,
-		}
-		z.dcosNS = &dns.NS{
-			Hdr: dns.RR_Header{Name: DCOSOrigin, Rrtype: dns.TypeNS, Class: dns.ClassINET, Ttl: dcosNSTTL},
-			Ns:  dcosMName,
-		}
-		z.dcosSOAAuth = []dns.RR{z.dcosSOA}
+		z.apexes = append(z.apexes, dcosApex(DCOSOrigin, g.cfg.DCOSTTL, serial))
 	}
 	return z
 }
 
 // Origins returns the zones served, lower-case FQDNs: the Mesos-DNS domain
-// ("mesos.") and, with Config.DCOS, "dcos.thisdcos.directory.".
+// ("mesos.") and, with Config.DCOS, "dcos.thisdcos.directory."; or the
+// origins of an l4lb zone.
 func (z *Zone) Origins() []string { return z.origins }
 
 // Lookup returns the records of an owner name, a lower-case FQDN with the
@@ -185,14 +203,22 @@ func (z *Zone) Extra(target string) []dns.RR {
 	return rs.Extra()
 }
 
+// apex returns the apex records of origin, nil if it is not one of
+// Origins.
+func (z *Zone) apex(origin string) *apex {
+	for i := range z.apexes {
+		if z.apexes[i].origin == origin {
+			return &z.apexes[i]
+		}
+	}
+	return nil
+}
+
 // SOA returns the SOA record of an origin (one of Origins), nil for any
-// other name. The serial of both zones is Serial.
+// other name. The serial of every origin is Serial.
 func (z *Zone) SOA(origin string) *dns.SOA {
-	switch origin {
-	case z.origins[0]:
-		return z.soa
-	case DCOSOrigin:
-		return z.dcosSOA
+	if a := z.apex(origin); a != nil {
+		return a.soa
 	}
 	return nil
 }
@@ -201,24 +227,18 @@ func (z *Zone) SOA(origin string) *dns.SOA {
 // origin (one of Origins): its SOA alone; nil for any other name. The slice
 // is shared, its length is its capacity.
 func (z *Zone) Authority(origin string) []dns.RR {
-	switch origin {
-	case z.origins[0]:
-		return z.soaAuth
-	case DCOSOrigin:
-		return z.dcosSOAAuth
+	if a := z.apex(origin); a != nil {
+		return a.auth
 	}
 	return nil
 }
 
 // NS returns the NS record of an origin (one of Origins), nil for any
-// other name: the SOA MName of the Mesos-DNS domain, ns.spartan. for
-// dcos.thisdcos.directory.
+// other name: the SOA MName of the Mesos-DNS domain, ns.spartan. for the
+// thisdcos.directory zones.
 func (z *Zone) NS(origin string) *dns.NS {
-	switch origin {
-	case z.origins[0]:
-		return z.ns
-	case DCOSOrigin:
-		return z.dcosNS
+	if a := z.apex(origin); a != nil {
+		return a.ns
 	}
 	return nil
 }
