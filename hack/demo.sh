@@ -31,17 +31,19 @@ done
 "$BIN/mesosnet-sim" --listen "$LISTEN" --replay "$FIXTURE" --replay-interval 300ms --heartbeat 5s --log-level warn &
 sim=$!
 work=$(mktemp -d)
+echo demo-token >"$work/token"
 cat >"$work/Corefile" <<CORE
 mesos:${DNS##*:} thisdcos.directory:${DNS##*:} {
     bind ${DNS%:*}
     mesos {
         master http://$LISTEN
+        cluster http://127.0.0.1:16081 http://127.0.0.1:16082 http://127.0.0.1:16083
+        cluster_token_file $work/token
     }
 }
 CORE
 "$BIN/mesosnet-coredns" -conf "$work/Corefile" -quiet 2>"$work/coredns.log" &
 dns=$!
-echo demo-token >"$work/token"
 peers=()
 for i in 1 2 3; do peers+=(--peer "m$i,127.0.0.1:1650$i,127.0.0.1:1608$i"); done
 masters=()
@@ -87,7 +89,7 @@ if [[ -n ${DEMO_SECONDS:-} ]]; then
 		"$BIN/mesosnetctl" "$c" || true
 	done
 	if command -v dig >/dev/null; then
-		for q in "docker-on-dcos.marathon.mesos A" "docker-on-ipv6.marathon.mesos AAAA" "_docker-on-bridge._tcp.marathon.mesos SRV" "docker-on-dcos.marathon.containerip.dcos.thisdcos.directory A" "leader.mesos A"; do
+		for q in "web.marathon.l4lb.thisdcos.directory A" "docker-on-dcos.marathon.mesos A" "docker-on-ipv6.marathon.mesos AAAA" "_docker-on-bridge._tcp.marathon.mesos SRV" "docker-on-dcos.marathon.containerip.dcos.thisdcos.directory A" "leader.mesos A"; do
 			echo "\$ dig +short @${DNS%:*} -p ${DNS##*:} $q"
 			dig +short +time=1 +tries=2 "@${DNS%:*}" -p "${DNS##*:}" $q
 		done

@@ -16,11 +16,12 @@ import (
 	"github.com/mesosnet/mesosnet/controllers/vipalloc"
 	"github.com/mesosnet/mesosnet/runtime/logging"
 	"github.com/mesosnet/mesosnet/runtime/mesos"
+	"github.com/mesosnet/mesosnet/runtime/mesos/state"
 	"github.com/mesosnet/mesosnet/runtime/raftstore"
 )
 
 // Flags are the command line of mesosnet-master, parsed into a Config by
-// Parse.
+// Config.
 type Flags struct {
 	fs      *flag.FlagSet
 	Logging *logging.Options
@@ -38,6 +39,7 @@ type Flags struct {
 	overlayFile                  string
 	vipRange4, vipRange6         string
 	removedAgentGrace, vipGrace  time.Duration
+	awaitAgents, awaitTasks      time.Duration
 }
 
 // NewFlags registers the flags of mesosnet-master on fs.
@@ -78,6 +80,8 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.BoolVar(&f.disableIPv6, "disable-ipv6", false, "disable IPv6-only overlays and IPv6 VIPs (DC/OS enable_ipv6=false)")
 	fs.StringVar(&f.vipRange4, "vip-range", v1.DefaultVIPPrefix.String(), "named-VIP IPv4 range: a prefix or first-last")
 	fs.StringVar(&f.vipRange6, "vip-range6", v1.DefaultVIPPrefix6.String(), "named-VIP IPv6 range: a prefix or first-last")
+	fs.DurationVar(&f.awaitAgents, "mesos-await-agents", state.DefaultRecoveredAgentsWait, "after a Mesos failover, how long to wait for recovered agents to re-register before publishing (dcos-net await_agents)")
+	fs.DurationVar(&f.awaitTasks, "mesos-await-tasks", state.DefaultRecoveredTasksWait, "then how long to wait for their tasks (dcos-net await_tasks)")
 	fs.DurationVar(&f.removedAgentGrace, "removed-agent-grace", 24*time.Hour, "how long the allocation of an agent Mesos removed is kept")
 	fs.DurationVar(&f.vipGrace, "vip-grace", time.Hour, "how long a VIP keeps its address after its last backend went")
 	return f
@@ -98,6 +102,7 @@ func (f *Flags) Config() (Config, error) {
 		Peers: f.peers, Join: f.join, TokenFile: f.tokenFile,
 		DisableIPv6:       f.disableIPv6,
 		RemovedAgentGrace: f.removedAgentGrace, VIPGrace: f.vipGrace,
+		RecoveredAgentsWait: f.awaitAgents, RecoveredTasksWait: f.awaitTasks,
 	}
 	if f.id == "" {
 		add("id", errors.New("required"))

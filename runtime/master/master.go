@@ -70,6 +70,11 @@ type Config struct {
 	// means no Mesos: tasks are not followed (a cluster used for overlay
 	// and allocations only, or tests).
 	Mesos mesos.Config
+	// RecoveredAgentsWait and RecoveredTasksWait bound the publication
+	// hold of the Mesos state after a Mesos failover (dcos-net's
+	// await_agents and await_tasks; state.Options, defaults 10 min and
+	// 10 s): while agents re-register, nothing is flushed.
+	RecoveredAgentsWait, RecoveredTasksWait time.Duration
 	// Overlay is the overlay configuration (DC/OS dcos_overlay_network);
 	// the zero value means v1.DefaultOverlayNetwork.
 	Overlay v1.OverlayNetwork
@@ -377,7 +382,11 @@ func (m *Master) lead(ctx context.Context) {
 			// gets here.
 			log.Error("Cannot follow Mesos", zap.Error(err))
 		} else {
-			term.mesos = state.New(state.Options{Logger: log.Named("mesos-state")})
+			term.mesos = state.New(state.Options{
+				Logger:              log.Named("mesos-state"),
+				RecoveredAgentsWait: m.cfg.RecoveredAgentsWait,
+				RecoveredTasksWait:  m.cfg.RecoveredTasksWait,
+			})
 			term.src = mesos.NewSource(client, term.mesos, mesos.SourceOptions{Logger: log.Named("mesos")})
 			run("mesos", term.src.Run)
 			ts := taskstate.New(term.mesos, m.store, taskstate.Options{Logger: log.Named("taskstate")})
