@@ -37,6 +37,8 @@ const testToken = "s3cret-test-token"
 type testMaster struct {
 	peer    raftstore.Peer
 	dataDir string
+	// join starts it without bootstrapping (not among the initial peers).
+	join bool
 
 	mu     sync.Mutex
 	m      *master.Master
@@ -59,6 +61,9 @@ type clusterOptions struct {
 	logger  *zap.Logger
 	// configure, when set, edits each master's Config before it starts.
 	configure func(*master.Config)
+	// tls, when set, serves the API and raft over TLS with these
+	// configurations.
+	tls *raftstoretest.TLSConfigs
 }
 
 func freeAddr(t testing.TB) string {
@@ -104,11 +109,27 @@ func newTestCluster(t testing.TB, n int, opts clusterOptions) *testCluster {
 }
 
 func (c *testCluster) peers() []raftstore.Peer {
-	ps := make([]raftstore.Peer, len(c.masters))
-	for i, tm := range c.masters {
-		ps[i] = tm.peer
+	var ps []raftstore.Peer
+	for _, tm := range c.masters {
+		if !tm.join {
+			ps = append(ps, tm.peer)
+		}
 	}
 	return ps
+}
+
+// addJoiner starts one more master that does not bootstrap: it waits to be
+// added with `raft peers add`. It returns its index.
+func (c *testCluster) addJoiner() int {
+	c.t.Helper()
+	c.masters = append(c.masters, &testMaster{
+		peer:    raftstore.Peer{ID: fmt.Sprintf("m%d", len(c.masters)+1), RaftAddress: freeAddr(c.t), APIAddress: freeAddr(c.t)},
+		dataDir: c.t.TempDir(),
+		join:    true,
+	})
+	i := len(c.masters) - 1
+	c.start(i)
+	return i
 }
 
 // listen listens on addr, retrying while the port is still held by the
@@ -143,6 +164,7 @@ func (c *testCluster) start(i int) {
 		RaftListener: listen(c.t, tm.peer.RaftAddress),
 		APIListener:  listen(c.t, tm.peer.APIAddress),
 		Peers:        c.peers(),
+		Join:         tm.join,
 		TokenFile:    c.tokenFile,
 		Mesos:        mesos.Config{Masters: c.opts.mesos},
 		Overlay:      c.opts.overlay,
@@ -156,6 +178,12 @@ func (c *testCluster) start(i int) {
 			SkipLeadershipTransfer: true, // a stop is a kill
 			NoSync:                 true,
 		},
+	}
+	if tm.join {
+		cfg.Peers = nil
+	}
+	if c.opts.tls != nil {
+		cfg.TLS, cfg.ClientTLS = c.opts.tls.Server, c.opts.tls.Client
 	}
 	if c.opts.configure != nil {
 		c.opts.configure(&cfg)
@@ -213,7 +241,11 @@ func (c *testCluster) leader() int {
 func (c *testCluster) urls(first int) []string {
 	var out []string
 	for k := range c.masters {
-		out = append(out, "http://"+c.masters[(first+k)%len(c.masters)].peer.APIAddress)
+		scheme := "http://"
+		if c.opts.tls != nil {
+			scheme = "https://"
+		}
+		out = append(out, scheme+c.masters[(first+k)%len(c.masters)].peer.APIAddress)
 	}
 	return out
 }
@@ -224,7 +256,7 @@ func (c *testCluster) client(first int) *api.Client {
 	cl, err := api.NewClient(api.ClientOptions{
 		URLs:       c.urls(first),
 		Token:      testToken,
-		HTTPClient: &http.Client{Timeout: 5 * time.Second},
+		HTTPClient: c.httpClient(),
 	})
 	if err != nil {
 		c.t.Fatal(err)
@@ -258,4 +290,14 @@ func (c *testCluster) apply(ctx context.Context, cmd raftstore.Command) (raftsto
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// httpClient is an HTTP client of the masters (TLS when the cluster uses
+// it).
+func (c *testCluster) httpClient() *http.Client {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	if c.opts.tls != nil {
+		hc.Transport = &http.Transport{TLSClientConfig: c.opts.tls.Client}
+	}
+	return hc
 }

@@ -283,3 +283,62 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestTLS runs the cluster API and raft over mutual TLS: a registration
+// through a follower is forwarded to the leader over TLS, and a client
+// without a certificate gets nowhere.
+func TestTLS(t *testing.T) {
+	c := newTestCluster(t, 3, clusterOptions{tls: raftstoretest.NewTLSConfigs(t)})
+	l := c.leader()
+	follower := (l + 1) % 3
+	cl, err := api.NewClient(api.ClientOptions{URLs: c.urls(follower)[:1], Token: testToken, HTTPClient: c.httpClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := register(t, cl, v1.AgentRegistration{IP: netip.MustParseAddr("198.18.32.7")})
+	if rec.VTEPIP != netip.MustParsePrefix("198.18.16.1/20") {
+		t.Errorf("VTEP IP %s, want 198.18.16.1/20", rec.VTEPIP)
+	}
+	plain, err := api.NewClient(api.ClientOptions{URLs: c.urls(follower)[:1], Token: testToken,
+		HTTPClient: &http.Client{Timeout: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Do(t.Context(), http.MethodGet, "/v1/agents", nil, &[]v1.AgentRecord{}); err == nil {
+		t.Error("a client without the CA and a certificate was served")
+	}
+}
+
+// TestRaftPeersAddRemove grows a 3-master cluster to 4 with mesosnetctl,
+// checks the new master replicates, then removes it again.
+func TestRaftPeersAddRemove(t *testing.T) {
+	c := newTestCluster(t, 3, clusterOptions{})
+	c.leader()
+	register(t, c.client(0), v1.AgentRegistration{IP: netip.MustParseAddr("198.18.32.1")})
+	j := c.addJoiner()
+	p := c.masters[j].peer
+	out, err := ctlRun(t, c, "raft peers add", "--id", p.ID, "--raft-address", p.RaftAddress, "--api-address", p.APIAddress)
+	if err != nil {
+		t.Fatalf("raft peers add: %v (%s)", err, out)
+	}
+	raftstoretest.WaitFor(t, "the new master to replicate the agent", func() bool {
+		_, ok := c.master(j).Store().Get(subnetalloc.KindAgent, "198.18.32.1")
+		return ok
+	})
+	out, err = ctlRun(t, c, "raft peers")
+	if err != nil || !strings.Contains(out, p.ID) || strings.Count(out, "follower")+strings.Count(out, "leader") != 4 {
+		t.Errorf("raft peers after add: %v\n%s", err, out)
+	}
+	if out, err := ctlRun(t, c, "raft peers remove", p.ID); err != nil {
+		t.Fatalf("raft peers remove: %v (%s)", err, out)
+	}
+	raftstoretest.WaitFor(t, "three servers again", func() bool {
+		servers, err := c.master(c.leader()).Store().Servers()
+		return err == nil && len(servers) == 3
+	})
+	// Adding a peer with a bad address is refused, naming it.
+	_, err = ctlRun(t, c, "raft peers add", "--id", "m9", "--raft-address", "nowhere", "--api-address", "127.0.0.1:1")
+	if err == nil || !strings.Contains(err.Error(), "nowhere") {
+		t.Errorf("raft peers add with a bad address: %v, want an error naming it", err)
+	}
+}
