@@ -76,15 +76,9 @@ type Fence struct {
 	Agents int `json:"agents"`
 }
 
-// KindRegistry is where kinds are registered: a *raftstore.Store or a
-// *raftstore.FSM.
-type KindRegistry interface {
-	RegisterKind(kind string, validate raftstore.ValidateFunc) error
-}
-
 // RegisterKinds registers KindAgent and KindAgentFence with their
 // validators on r. Every master must call it before starting raft.
-func RegisterKinds(r KindRegistry) error {
+func RegisterKinds(r raftstore.KindRegistry) error {
 	for kind, validate := range map[string]raftstore.ValidateFunc{KindAgent: ValidateAgent, KindAgentFence: ValidateFence} {
 		if err := r.RegisterKind(kind, validate); err != nil {
 			return fmt.Errorf("register kind %q: %w", kind, err)

@@ -39,15 +39,9 @@ const (
 	DefaultMaxRetryInterval = 30 * time.Second
 )
 
-// KindRegistry is where kinds are registered: a *raftstore.Store or a
-// *raftstore.FSM.
-type KindRegistry interface {
-	RegisterKind(kind string, validate raftstore.ValidateFunc) error
-}
-
 // RegisterKinds registers the kinds this controller writes, with their
 // validators, on r. Every master must call it before starting raft.
-func RegisterKinds(r KindRegistry) error {
+func RegisterKinds(r raftstore.KindRegistry) error {
 	if err := r.RegisterKind(Kind, Validate); err != nil {
 		return fmt.Errorf("register kind %q: %w", Kind, err)
 	}

@@ -60,15 +60,9 @@ type Fence struct {
 	VIPs int `json:"vips"`
 }
 
-// KindRegistry is where kinds are registered: a *raftstore.Store or a
-// *raftstore.FSM.
-type KindRegistry interface {
-	RegisterKind(kind string, validate raftstore.ValidateFunc) error
-}
-
 // RegisterKinds registers KindVIP and KindVIPFence with their validators on
 // r. Every master must call it before starting raft.
-func RegisterKinds(r KindRegistry) error {
+func RegisterKinds(r raftstore.KindRegistry) error {
 	for kind, validate := range map[string]raftstore.ValidateFunc{KindVIP: ValidateVIP, KindVIPFence: ValidateFence} {
 		if err := r.RegisterKind(kind, validate); err != nil {
 			return fmt.Errorf("register kind %q: %w", kind, err)

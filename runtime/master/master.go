@@ -231,7 +231,7 @@ func New(cfg Config) (m *Master, err error) {
 	m.server = &http.Server{
 		Handler:           m.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig:         cfg.TLS,
+		TLSConfig:         cfg.TLS.Clone(), // net/http adds its ALPN protocols to it
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
 	return m, nil

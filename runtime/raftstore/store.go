@@ -270,6 +270,17 @@ func (s *Store) RegisterKind(kind string, validate ValidateFunc) error {
 	return s.fsm.RegisterKind(kind, validate)
 }
 
+// KindRegistry is where kinds are registered: a *Store or an *FSM. The
+// controllers' RegisterKinds functions take one.
+type KindRegistry interface {
+	RegisterKind(kind string, validate ValidateFunc) error
+}
+
+var (
+	_ KindRegistry = (*Store)(nil)
+	_ KindRegistry = (*FSM)(nil)
+)
+
 // Start opens the data dir, starts raft and, on first start, bootstraps
 // the cluster from Config.Peers.
 func (s *Store) Start() (err error) {
