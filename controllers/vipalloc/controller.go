@@ -316,6 +316,10 @@ func (c *Controller) Run(ctx context.Context) error {
 			return ctx.Err()
 		case err := <-followed:
 			followed <- err // for the deferred wait
+			if ctx.Err() != nil {
+				// The follower saw the cancellation first.
+				return ctx.Err()
+			}
 			return fmt.Errorf("follow raft changes: %w", err)
 		case <-kick:
 			dirty = true
