@@ -39,6 +39,9 @@ type testMaster struct {
 	dataDir string
 	// join starts it without bootstrapping (not among the initial peers).
 	join bool
+	// raftLn and apiLn hold its ports from creation to the first start, so
+	// that no other socket of a busy test machine takes them.
+	raftLn, apiLn net.Listener
 
 	mu     sync.Mutex
 	m      *master.Master
@@ -66,14 +69,19 @@ type clusterOptions struct {
 	tls *raftstoretest.TLSConfigs
 }
 
-func freeAddr(t testing.TB) string {
+// newTestMaster returns master id with listeners on free loopback ports.
+func newTestMaster(t testing.TB, id string, join bool) *testMaster {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	tm := &testMaster{dataDir: t.TempDir(), join: join}
+	for _, ln := range []*net.Listener{&tm.raftLn, &tm.apiLn} {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		*ln = l
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	tm.peer = raftstore.Peer{ID: id, RaftAddress: tm.raftLn.Addr().String(), APIAddress: tm.apiLn.Addr().String()}
+	return tm
 }
 
 func newTestCluster(t testing.TB, n int, opts clusterOptions) *testCluster {
@@ -92,10 +100,7 @@ func newTestCluster(t testing.TB, n int, opts clusterOptions) *testCluster {
 		t.Fatal(err)
 	}
 	for i := range n {
-		c.masters = append(c.masters, &testMaster{
-			peer:    raftstore.Peer{ID: fmt.Sprintf("m%d", i+1), RaftAddress: freeAddr(t), APIAddress: freeAddr(t)},
-			dataDir: t.TempDir(),
-		})
+		c.masters = append(c.masters, newTestMaster(t, fmt.Sprintf("m%d", i+1), false))
 	}
 	for i := range c.masters {
 		c.start(i)
@@ -122,11 +127,7 @@ func (c *testCluster) peers() []raftstore.Peer {
 // added with `raft peers add`. It returns its index.
 func (c *testCluster) addJoiner() int {
 	c.t.Helper()
-	c.masters = append(c.masters, &testMaster{
-		peer:    raftstore.Peer{ID: fmt.Sprintf("m%d", len(c.masters)+1), RaftAddress: freeAddr(c.t), APIAddress: freeAddr(c.t)},
-		dataDir: c.t.TempDir(),
-		join:    true,
-	})
+	c.masters = append(c.masters, newTestMaster(c.t, fmt.Sprintf("m%d", len(c.masters)+1), true))
 	i := len(c.masters) - 1
 	c.start(i)
 	return i
@@ -158,11 +159,15 @@ func (c *testCluster) start(i int) {
 	if tm.m != nil {
 		c.t.Fatalf("start %s: already running", tm.peer.ID)
 	}
+	if tm.raftLn == nil { // a restart: the ports were released at the stop
+		tm.raftLn, tm.apiLn = listen(c.t, tm.peer.RaftAddress), listen(c.t, tm.peer.APIAddress)
+	}
+	defer func() { tm.raftLn, tm.apiLn = nil, nil }()
 	cfg := master.Config{
 		ID:           tm.peer.ID,
 		DataDir:      tm.dataDir,
-		RaftListener: listen(c.t, tm.peer.RaftAddress),
-		APIListener:  listen(c.t, tm.peer.APIAddress),
+		RaftListener: tm.raftLn,
+		APIListener:  tm.apiLn,
 		Peers:        c.peers(),
 		Join:         tm.join,
 		TokenFile:    c.tokenFile,

@@ -151,9 +151,10 @@ func New(cfg Config) (m *Master, err error) {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	m = &Master{cfg: cfg, log: log, reg: reg}
+	built := m // m is nil on the error returns
 	defer func() {
 		if err != nil {
-			m.closeListeners()
+			built.closeListeners()
 		}
 	}()
 
