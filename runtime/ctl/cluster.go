@@ -162,7 +162,7 @@ func runAgents(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	var agents []v1.AgentRecord
-	if err := cf.get(ctx, "/v1/agents", &agents); err != nil {
+	if err := cf.get(ctx, "/v1/agents?consistent", &agents); err != nil {
 		return err
 	}
 	rows := make([][]string, 0, len(agents))
@@ -205,7 +205,7 @@ func runSubnets(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	var agents []v1.AgentRecord
-	if err := cf.get(ctx, "/v1/agents", &agents); err != nil {
+	if err := cf.get(ctx, "/v1/agents?consistent", &agents); err != nil {
 		return err
 	}
 	var subnets []subnetRow
@@ -254,7 +254,7 @@ func runVIPs(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	var services []v1.VIPService
-	if err := cf.get(ctx, "/v1/vips", &services); err != nil {
+	if err := cf.get(ctx, "/v1/vips?consistent", &services); err != nil {
 		return err
 	}
 	rows := make([][]string, 0, len(services))
@@ -286,7 +286,7 @@ func runTasks(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	var tasks []v1.Task
-	if err := cf.get(ctx, "/v1/tasks", &tasks); err != nil {
+	if err := cf.get(ctx, "/v1/tasks?consistent", &tasks); err != nil {
 		return err
 	}
 	rows := make([][]string, 0, len(tasks))

@@ -78,6 +78,32 @@ func (m *Master) routes() {
 	m.api.Handle("/raft/", m.store.Handler())
 }
 
+// consistentParam is the query parameter of the read endpoints that asks a
+// follower to catch up with the leader's state first, so that a client
+// reads its own writes whichever master it asks (mesosnetctl sets it).
+const consistentParam = "consistent"
+
+// catchUp makes a follower wait until it has applied what the leader had
+// applied when asked, when the request has ?consistent. It answers 503 and
+// returns false when that cannot be done in time.
+func (m *Master) catchUp(w http.ResponseWriter, r *http.Request) bool {
+	if !r.URL.Query().Has(consistentParam) || m.store.IsLeader() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	rev, err := m.proxy.leaderRevision(ctx)
+	if err == nil {
+		err = m.store.WaitIndex(ctx, rev)
+	}
+	if err != nil {
+		api.WriteError(w, http.StatusServiceUnavailable, "behind",
+			fmt.Sprintf("master %s cannot catch up with the leader: %v", m.cfg.ID, err))
+		return false
+	}
+	return true
+}
+
 func (m *Master) status(w http.ResponseWriter, r *http.Request) {
 	st := Status{ID: m.cfg.ID, Revision: m.store.Index(), Counts: map[string]int{}}
 	if p, ok := m.store.Leader(); ok {
@@ -123,7 +149,10 @@ func decodeAll[T any](s *raftstore.Store, kind string) ([]T, error) {
 	return out, nil
 }
 
-func (m *Master) listAgents(w http.ResponseWriter, _ *http.Request) {
+func (m *Master) listAgents(w http.ResponseWriter, r *http.Request) {
+	if !m.catchUp(w, r) {
+		return
+	}
 	agents, err := decodeAll[v1.AgentRecord](m.store, subnetalloc.KindAgent)
 	if err != nil {
 		api.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
@@ -143,7 +172,7 @@ func parseAgentIP(w http.ResponseWriter, r *http.Request) (netip.Addr, bool) {
 
 func (m *Master) getAgent(w http.ResponseWriter, r *http.Request) {
 	ip, ok := parseAgentIP(w, r)
-	if !ok {
+	if !ok || !m.catchUp(w, r) {
 		return
 	}
 	o, found := m.store.Get(subnetalloc.KindAgent, ip.String())
@@ -219,7 +248,10 @@ func writeControllerError(w http.ResponseWriter, err error) {
 	}
 }
 
-func (m *Master) listVIPs(w http.ResponseWriter, _ *http.Request) {
+func (m *Master) listVIPs(w http.ResponseWriter, r *http.Request) {
+	if !m.catchUp(w, r) {
+		return
+	}
 	tasks, err := decodeAll[v1.Task](m.store, taskstate.Kind)
 	if err != nil {
 		api.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
@@ -241,7 +273,10 @@ func (m *Master) listVIPs(w http.ResponseWriter, _ *http.Request) {
 	api.WriteJSON(w, http.StatusOK, services)
 }
 
-func (m *Master) listTasks(w http.ResponseWriter, _ *http.Request) {
+func (m *Master) listTasks(w http.ResponseWriter, r *http.Request) {
+	if !m.catchUp(w, r) {
+		return
+	}
 	tasks, err := decodeAll[v1.Task](m.store, taskstate.Kind)
 	if err != nil {
 		api.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
@@ -340,6 +375,34 @@ func (f *forwarder) forward(w http.ResponseWriter, r *http.Request, body []byte)
 		},
 	}
 	proxy.ServeHTTP(w, r)
+}
+
+// leaderRevision asks the leader for the raft index it has applied.
+func (f *forwarder) leaderRevision(ctx context.Context) (uint64, error) {
+	leader, ok := f.store.Leader()
+	if !ok || leader.APIAddress == "" {
+		return 0, raftstore.ErrNoLeader
+	}
+	u := url.URL{Scheme: f.scheme, Host: leader.APIAddress, Path: "/v1/status"}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("ask leader %s: %w", leader.ID, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("ask leader %s: %s", leader.ID, resp.Status)
+	}
+	var st struct {
+		Revision uint64 `json:"revision"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil {
+		return 0, fmt.Errorf("ask leader %s: decode status: %w", leader.ID, err)
+	}
+	return st.Revision, nil
 }
 
 // tokenTransport adds the cluster token to requests that carry none.
