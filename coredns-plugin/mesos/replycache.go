@@ -1,12 +1,16 @@
 package mesos
 
 import (
+	"context"
 	"encoding/binary"
 	"hash/maphash"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/coredns/coredns/request"
 	"github.com/miekg/dns"
 
@@ -25,9 +29,13 @@ import (
 //
 // When the raw path is used (see rawWriter and cacheableQuery):
 //
-//   - The writer is the server's own *request.ScrubWriter: no plugin ahead
-//     of this one wrapped it (metrics, log, cache, loadbalance, rewrite,
-//     dnssec, ... need the dns.Msg that WriteMsg hands them). The cached
+//   - The writer is the server's own *request.ScrubWriter, possibly behind
+//     wrappers that pass Write through and need nothing of the dns.Msg for
+//     a NOERROR reply: the per-plugin tracker CoreDNS puts between any two
+//     plugins, and the prometheus plugin's recorder (it counts the size of
+//     a Write; its rcode stays NOERROR, which every cached reply is). Any
+//     other wrapper (log, cache, loadbalance, rewrite, dnssec, ... need the
+//     dns.Msg that WriteMsg hands them) takes the ordinary path. The cached
 //     bytes are what ScrubWriter's SizeAndDo and Scrub would make of the
 //     reply: it is used only when it fits the client's size untruncated,
 //     and it never exceeds 1220 octets, the smallest size Scrub compresses.
@@ -382,11 +390,67 @@ func (e *cachedReply) write(w dns.ResponseWriter, r *dns.Msg, q dns.Question, ln
 }
 
 // rawWriter reports whether a packed reply can be written to w with Write:
-// whether w is the server's own ScrubWriter, which nothing wraps to see
-// the dns.Msg.
+// whether w is the server's own ScrubWriter behind nothing but wrappers
+// that pass Write through and need no dns.Msg (see the package comment).
 func rawWriter(w dns.ResponseWriter) bool {
-	_, ok := w.(*request.ScrubWriter)
-	return ok
+	for range 16 {
+		switch t := w.(type) {
+		case *request.ScrubWriter:
+			return true
+		case *metrics.Recorder:
+			w = t.Recorder.ResponseWriter
+		default:
+			inner, ok := unwrapTracker(w)
+			if !ok {
+				return false
+			}
+			w = inner
+		}
+	}
+	return false
+}
+
+// trackerType and trackerField describe the writer CoreDNS's
+// plugin.NextOrFailure hands the next plugin (an unexported type that
+// embeds the ResponseWriter it wraps and records which plugin wrote):
+// learnt once by calling NextOrFailure, so no type name is hard-coded. A
+// CoreDNS that stops wrapping, or wraps differently, leaves trackerType
+// nil and the raw path for the first plugin only.
+var trackerType, trackerField = learnTracker()
+
+func learnTracker() (reflect.Type, int) {
+	var seen dns.ResponseWriter
+	probe := plugin.HandlerFunc(func(_ context.Context, w dns.ResponseWriter, _ *dns.Msg) (int, error) {
+		seen = w
+		return dns.RcodeSuccess, nil
+	})
+	base := &request.ScrubWriter{}
+	_, _ = plugin.NextOrFailure("mesos", probe, context.Background(), base, new(dns.Msg))
+	if seen == nil || seen == dns.ResponseWriter(base) {
+		return nil, 0
+	}
+	t := reflect.TypeOf(seen)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil, 0
+	}
+	for i := range t.Elem().NumField() {
+		f := t.Elem().Field(i)
+		if f.Anonymous && f.Type == reflect.TypeFor[dns.ResponseWriter]() {
+			if inner, ok := reflect.ValueOf(seen).Elem().Field(i).Interface().(dns.ResponseWriter); ok && inner == dns.ResponseWriter(base) {
+				return t, i
+			}
+		}
+	}
+	return nil, 0
+}
+
+// unwrapTracker returns the writer CoreDNS's per-plugin tracker w wraps.
+func unwrapTracker(w dns.ResponseWriter) (dns.ResponseWriter, bool) {
+	if trackerType == nil || reflect.TypeOf(w) != trackerType {
+		return nil, false
+	}
+	inner, ok := reflect.ValueOf(w).Elem().Field(trackerField).Interface().(dns.ResponseWriter)
+	return inner, ok && inner != nil
 }
 
 // cacheableQuery reports whether a query's reply may come from the cache:

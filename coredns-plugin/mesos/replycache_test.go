@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/coredns/coredns/plugin"
+	"github.com/coredns/coredns/plugin/metrics"
 	"github.com/coredns/coredns/plugin/pkg/dnstest"
 	"github.com/coredns/coredns/plugin/test"
 	"github.com/coredns/coredns/request"
@@ -228,5 +230,54 @@ func TestReplyCacheFollowsZone(t *testing.T) {
 	}
 	if c := m.cache.Load(); c.zone != next || c.len() != 1 {
 		t.Errorf("cache of the zone %t with %d replies, want of the new zone with 1", c.zone == next, c.len())
+	}
+}
+
+// TestCachedRepliesThroughWrappers checks which writers between the server
+// and the plugin still get packed replies: CoreDNS's per-plugin tracker and
+// the prometheus recorder pass Write through and learn what they need (the
+// size; NOERROR), so a Corefile with `prometheus` ahead of `mesos` keeps
+// the cache; the log plugin's recorder needs the dns.Msg, so it gets one.
+func TestCachedRepliesThroughWrappers(t *testing.T) {
+	if trackerType == nil {
+		t.Fatal("the writer of plugin.NextOrFailure was not learnt: the raw path would serve the first plugin only")
+	}
+	m := loadedPlugin(t, testCorefile, bigStore(t, 4))
+	for _, tc := range []struct {
+		name  string
+		wrap  func(dns.ResponseWriter) dns.ResponseWriter
+		raw   bool
+		qname string
+		rcode int
+	}{
+		{"prometheus then mesos", func(w dns.ResponseWriter) dns.ResponseWriter { return metrics.NewRecorder(w) }, true, "web.marathon.mesos.", dns.RcodeSuccess},
+		{"prometheus, NXDOMAIN", func(w dns.ResponseWriter) dns.ResponseWriter { return metrics.NewRecorder(w) }, false, "nope.marathon.mesos.", dns.RcodeNameError},
+		{"log then mesos", func(w dns.ResponseWriter) dns.ResponseWriter { return dnstest.NewRecorder(w) }, false, "web.marathon.mesos.", dns.RcodeSuccess},
+		{"prometheus, log, mesos", func(w dns.ResponseWriter) dns.ResponseWriter {
+			return dnstest.NewRecorder(metrics.NewRecorder(w))
+		}, false, "web.marathon.mesos.", dns.RcodeSuccess},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for range 2 { // the first answer fills the cache
+				got := &wireWriter{ResponseWriter: test.ResponseWriter{TCP: true}}
+				r := question(tc.qname, dns.TypeA)
+				outer := tc.wrap(request.NewScrubWriter(r, got))
+				// Called as the plugin after another: through NextOrFailure.
+				if _, err := plugin.NextOrFailure("prev", m, context.Background(), outer, r); err != nil {
+					t.Fatal(err)
+				}
+				if got.msg == nil {
+					t.Fatal("no reply")
+				}
+				if got.raw != tc.raw || got.msg.Rcode != tc.rcode {
+					t.Errorf("packed %t rcode %s, want packed %t rcode %s", got.raw, dns.RcodeToString[got.msg.Rcode], tc.raw, dns.RcodeToString[tc.rcode])
+				}
+				if rec, ok := outer.(*metrics.Recorder); ok {
+					if rec.Len != len(got.wire) || rec.Rcode != tc.rcode || rec.Plugin != "mesos" {
+						t.Errorf("prometheus recorder: len %d rcode %d plugin %q; want %d, %d, mesos", rec.Len, rec.Rcode, rec.Plugin, len(got.wire), tc.rcode)
+					}
+				}
+			}
+		})
 	}
 }
