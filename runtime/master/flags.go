@@ -40,6 +40,7 @@ type Flags struct {
 	vipRange4, vipRange6         string
 	removedAgentGrace, vipGrace  time.Duration
 	awaitAgents, awaitTasks      time.Duration
+	raftHeartbeat, raftElection  time.Duration
 }
 
 // NewFlags registers the flags of mesosnet-master on fs.
@@ -82,6 +83,8 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.vipRange6, "vip-range6", v1.DefaultVIPPrefix6.String(), "named-VIP IPv6 range: a prefix or first-last")
 	fs.DurationVar(&f.awaitAgents, "mesos-await-agents", state.DefaultRecoveredAgentsWait, "after a Mesos failover, how long to wait for recovered agents to re-register before publishing (dcos-net await_agents)")
 	fs.DurationVar(&f.awaitTasks, "mesos-await-tasks", state.DefaultRecoveredTasksWait, "then how long to wait for their tasks (dcos-net await_tasks)")
+	fs.DurationVar(&f.raftHeartbeat, "raft-heartbeat-timeout", time.Second, "raft heartbeat timeout: how long a follower waits for the leader before it starts an election")
+	fs.DurationVar(&f.raftElection, "raft-election-timeout", time.Second, "raft election timeout")
 	fs.DurationVar(&f.removedAgentGrace, "removed-agent-grace", 24*time.Hour, "how long the allocation of an agent Mesos removed is kept")
 	fs.DurationVar(&f.vipGrace, "vip-grace", time.Hour, "how long a VIP keeps its address after its last backend went")
 	return f
@@ -103,6 +106,16 @@ func (f *Flags) Config() (Config, error) {
 		DisableIPv6:       f.disableIPv6,
 		RemovedAgentGrace: f.removedAgentGrace, VIPGrace: f.vipGrace,
 		RecoveredAgentsWait: f.awaitAgents, RecoveredTasksWait: f.awaitTasks,
+	}
+	cfg.Raft.HeartbeatTimeout, cfg.Raft.ElectionTimeout = f.raftHeartbeat, f.raftElection
+	// The leader lease must not exceed the heartbeat timeout: half of it,
+	// as hashicorp/raft's defaults.
+	cfg.Raft.LeaderLeaseTimeout = f.raftHeartbeat / 2
+	if f.raftHeartbeat < 10*time.Millisecond {
+		add("raft-heartbeat-timeout", fmt.Errorf("%s: want at least 10ms", f.raftHeartbeat))
+	}
+	if f.raftElection < 10*time.Millisecond {
+		add("raft-election-timeout", fmt.Errorf("%s: want at least 10ms", f.raftElection))
 	}
 	if f.id == "" {
 		add("id", errors.New("required"))

@@ -266,6 +266,7 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		{[]string{"--id", "m1", "--token-file", "/nonexistent"}, "--token-file"},
 		{[]string{"--id", "m1", "--overlay-config", overlapping}, "overlap"},
 		{[]string{"--id", "m1", "--removed-agent-grace", "-1s"}, "--removed-agent-grace"},
+		{[]string{"--id", "m1", "--raft-heartbeat-timeout", "1ms"}, "--raft-heartbeat-timeout"},
 	} {
 		fs := flagSet()
 		f := master.NewFlags(fs)
