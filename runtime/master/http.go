@@ -197,6 +197,10 @@ func (m *Master) registerAgent(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, http.StatusBadRequest, "badRequest", fmt.Sprintf("decode agent registration: %v", err))
 		return
 	}
+	if dec.More() {
+		api.WriteError(w, http.StatusBadRequest, "badRequest", "decode agent registration: data after the JSON object")
+		return
+	}
 	if err := req.Validate(); err != nil {
 		api.WriteError(w, http.StatusBadRequest, "badRequest", err.Error())
 		return
@@ -305,6 +309,10 @@ func (m *Master) addPeer(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
 		api.WriteError(w, http.StatusBadRequest, "badRequest", fmt.Sprintf("decode peer: %v", err))
+		return
+	}
+	if dec.More() {
+		api.WriteError(w, http.StatusBadRequest, "badRequest", "decode peer: data after the JSON object")
 		return
 	}
 	if p.ID == "" || p.RaftAddress == "" || p.APIAddress == "" {

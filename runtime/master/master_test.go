@@ -102,6 +102,21 @@ func TestRegisterThroughFollower(t *testing.T) {
 			t.Errorf("POST /v1/agents %v: %v, want 400", body, err)
 		}
 	}
+	// Two objects in one body: the second is not silently dropped.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, c.urls(follower)[0]+"/v1/agents",
+		strings.NewReader(`{"ip":"198.18.32.2"}{"ip":"198.18.32.3"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("POST /v1/agents with two objects: %d, want 400", resp.StatusCode)
+	}
 	if n := len(c.master(l).Store().List(subnetalloc.KindAgent)); n != 1 {
 		t.Errorf("%d agent records after bad requests, want 1", n)
 	}
