@@ -10,6 +10,7 @@
 #
 #   hack/bench/dns.sh                      # TASKS=10000 DURATION=10 CLIENTS=4
 #   QTYPES="A AAAA" hack/bench/dns.sh      # only queries of these types (default: every A, AAAA and SRV owner)
+#   PLUGINS="errors prometheus" hack/bench/dns.sh   # these plugins ahead of the measured one in all three servers
 # Needs dnsperf, dig and curl (installed from Debian's archive when missing). Traffic stays on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,9 +42,18 @@ go build -o "$work/" ./cmd/mesosnet-sim ./cmd/mesosnet-coredns ./hack/bench/axfr
 "$work/mesosnet-sim" --listen "127.0.0.1:$SIM" --synthetic "$TASKS" --log-level warn &
 pids+=($!)
 
+# extra PORT prints the plugins of $PLUGINS, one a line; prometheus listens on PORT.
+extra() {
+	local p
+	for p in ${PLUGINS:-}; do
+		if [[ $p == prometheus ]]; then echo "    prometheus 127.0.0.1:$1"; else echo "    $p"; fi
+	done
+}
+
 cat >"$work/Corefile.mesos" <<CORE
 mesos:$MESOS {
     bind 127.0.0.1
+$(extra $((MESOS + 1000)))
     ready 127.0.0.1:$READY
     mesos mesos {
         master http://127.0.0.1:$SIM
@@ -70,12 +80,14 @@ fi
 cat >"$work/Corefile.file" <<CORE
 mesos:$FILE {
     bind 127.0.0.1
+$(extra $((FILE + 1000)))
     file $work/mesos.zone
 }
 CORE
 cat >"$work/Corefile.whoami" <<CORE
 .:$WHOAMI {
     bind 127.0.0.1
+$(extra $((WHOAMI + 1000)))
     whoami
 }
 CORE
