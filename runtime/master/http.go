@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"time"
 
 	v1 "github.com/mesosnet/mesosnet/apis/v1"
@@ -256,15 +257,34 @@ func (m *Master) listVIPs(w http.ResponseWriter, r *http.Request) {
 	if !m.catchUp(w, r) {
 		return
 	}
-	tasks, err := decodeAll[v1.Task](m.store, taskstate.Kind)
-	if err != nil {
-		api.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
+	// The services are a function of the replicated state, so the raft
+	// index they were computed at is their entity tag, the same on every
+	// master (dcos-net tags /v1/vips with its lashup vector clock).
+	etag := func(rev uint64) string { return `"` + strconv.FormatUint(rev, 10) + `"` }
+	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag(m.store.Index()) {
+		w.Header().Set("ETag", inm)
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	allocs, err := decodeAll[v1.VIPAllocation](m.store, vipalloc.KindVIP)
-	if err != nil {
-		api.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
-		return
+	var (
+		tasks  []v1.Task
+		allocs []v1.VIPAllocation
+		rev    uint64
+		stable bool
+		err    error
+	)
+	for range 10 {
+		rev = m.store.Index()
+		if tasks, err = decodeAll[v1.Task](m.store, taskstate.Kind); err == nil {
+			allocs, err = decodeAll[v1.VIPAllocation](m.store, vipalloc.KindVIP)
+		}
+		if err != nil {
+			api.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
+			return
+		}
+		if stable = m.store.Index() == rev; stable {
+			break
+		}
 	}
 	byName := make(map[string]v1.VIPAllocation, len(allocs))
 	for _, a := range allocs {
@@ -273,6 +293,9 @@ func (m *Master) listVIPs(w http.ResponseWriter, r *http.Request) {
 	services, _ := vipalloc.Services(tasks, byName, vipalloc.ServiceOptions{DisableIPv6: m.cfg.DisableIPv6})
 	if services == nil {
 		services = []v1.VIPService{}
+	}
+	if stable {
+		w.Header().Set("ETag", etag(rev))
 	}
 	api.WriteJSON(w, http.StatusOK, services)
 }

@@ -356,3 +356,38 @@ func TestRaftPeersAddRemove(t *testing.T) {
 		t.Errorf("raft peers add with a bad address: %v, want an error naming it", err)
 	}
 }
+
+// TestVIPsETag: GET /v1/vips carries the raft index as its entity tag, so
+// a poller gets 304 until the state changes.
+func TestVIPsETag(t *testing.T) {
+	c := newTestCluster(t, 1, clusterOptions{})
+	c.leader()
+	get := func(etag string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, c.urls(0)[0]+"/v1/vips", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("ETag")
+	}
+	code, etag := get("")
+	if code != http.StatusOK || etag == "" {
+		t.Fatalf("GET /v1/vips: %d, ETag %q; want 200 with an ETag", code, etag)
+	}
+	if code, again := get(etag); code != http.StatusNotModified || again != etag {
+		t.Errorf("GET /v1/vips If-None-Match %s: %d, ETag %q; want 304, the same", etag, code, again)
+	}
+	register(t, c.client(0), v1.AgentRegistration{IP: netip.MustParseAddr("198.18.32.1")})
+	if code, next := get(etag); code != http.StatusOK || next == etag {
+		t.Errorf("GET /v1/vips after a change: %d, ETag %q (was %q); want 200 with a new one", code, next, etag)
+	}
+}
