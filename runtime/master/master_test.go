@@ -339,10 +339,12 @@ func TestRaftPeersAddRemove(t *testing.T) {
 		_, ok := c.master(j).Store().Get(subnetalloc.KindAgent, "198.18.32.1")
 		return ok
 	})
-	out, err = ctlRun(t, c, "raft peers")
-	if err != nil || !strings.Contains(out, p.ID) || strings.Count(out, "follower")+strings.Count(out, "leader") != 4 {
-		t.Errorf("raft peers after add: %v\n%s", err, out)
-	}
+	// mesosnetctl asks the first master, maybe a follower that learns the
+	// new configuration a moment after the leader.
+	raftstoretest.WaitFor(t, "raft peers to list four servers", func() bool {
+		out, err = ctlRun(t, c, "raft peers")
+		return err == nil && strings.Contains(out, p.ID) && strings.Count(out, "follower")+strings.Count(out, "leader") == 4
+	})
 	if out, err := ctlRun(t, c, "raft peers remove", p.ID); err != nil {
 		t.Fatalf("raft peers remove: %v (%s)", err, out)
 	}
