@@ -410,6 +410,10 @@ func TestClusterAddAndRemoveVoter(t *testing.T) {
 	if err := f.Store().RemoveServer(ctxTimeout(t), n4.Peer.ID); err != nil {
 		t.Fatalf("RemoveServer: %v", err)
 	}
+	// The removed leader steps down once the new configuration commits.
+	raftstoretest.WaitFor(t, "a leader other than the removed master", func() bool {
+		return !n4.Store().IsLeader()
+	})
 	leader = c.Leader(t)
 	if leader == n4 {
 		t.Fatal("the removed master still leads")

@@ -907,6 +907,12 @@ func (s *Store) Snapshot() error {
 	return nil
 }
 
+// leadershipTransferTimeout bounds the leadership transfer of a shutting
+// down leader: a few election timeouts, as raft's own transfer does.
+func leadershipTransferTimeout(cfg Config) time.Duration {
+	return 3*cfg.ElectionTimeout + cfg.HeartbeatTimeout
+}
+
 // Shutdown stops the store: a leader first hands leadership to another
 // voter (unless SkipLeadershipTransfer), then raft stops, the data dir is
 // closed and every watcher and LeaderCh channel is closed. It is safe to
@@ -924,11 +930,24 @@ func (s *Store) Shutdown() error {
 	var errs []error
 	if started {
 		if s.raft.State() == raft.Leader && !s.cfg.SkipLeadershipTransfer && s.otherVoters() {
-			if err := s.raft.LeadershipTransfer().Error(); err != nil {
-				s.log.Warn("Failed to transfer raft leadership before shutting down", zap.Error(err))
-			} else {
-				s.log.Info("Transferred raft leadership before shutting down")
+			// Bounded: a leader that was just removed from the
+			// configuration may never see the transfer complete, and a
+			// shutdown must not hang on it.
+			transfer := s.raft.LeadershipTransfer()
+			done := make(chan error, 1)
+			go func() { done <- transfer.Error() }()
+			timer := time.NewTimer(leadershipTransferTimeout(s.cfg))
+			select {
+			case err := <-done:
+				if err != nil {
+					s.log.Warn("Failed to transfer raft leadership before shutting down", zap.Error(err))
+				} else {
+					s.log.Info("Transferred raft leadership before shutting down")
+				}
+			case <-timer.C:
+				s.log.Warn("Gave up transferring raft leadership before shutting down", zap.Duration("waited", leadershipTransferTimeout(s.cfg)))
 			}
+			timer.Stop()
 		}
 		errs = append(errs, s.raft.Shutdown().Error())
 		s.raft.DeregisterObserver(s.observer)
