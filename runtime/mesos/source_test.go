@@ -494,6 +494,9 @@ func TestSourceSinkRefusesSnapshot(t *testing.T) {
 	if got := testutil.ToFloat64(src.metrics.streamErrors.WithLabelValues(ReasonSink)); got != 1 {
 		t.Errorf("stream_errors_total{reason=sink} = %v, want 1", got)
 	}
+	// The sink has the snapshot a moment before the source counts the
+	// subscription.
+	waitFor(t, "subscriptions_total 1", nil, func() bool { return testutil.ToFloat64(src.metrics.subscriptions) == 1 })
 	if got := testutil.ToFloat64(src.metrics.subscriptions); got != 1 {
 		t.Errorf("subscriptions_total = %v, want 1", got)
 	}
