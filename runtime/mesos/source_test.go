@@ -264,6 +264,9 @@ func TestSourceHeartbeatLoss(t *testing.T) {
 	if got := testutil.ToFloat64(src.metrics.streamErrors.WithLabelValues(ReasonHeartbeat)); got != 1 {
 		t.Errorf("stream_errors_total{reason=heartbeat} = %v, want 1", got)
 	}
+	// The sink has the second snapshot a moment before the source counts
+	// the subscription.
+	waitFor(t, "subscriptions_total 2", nil, func() bool { return testutil.ToFloat64(src.metrics.subscriptions) >= 2 })
 	if got := testutil.ToFloat64(src.metrics.subscriptions); got != 2 {
 		t.Errorf("subscriptions_total = %v, want 2", got)
 	}
