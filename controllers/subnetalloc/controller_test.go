@@ -109,27 +109,8 @@ func start(t testing.TB, c *Controller) (stop func()) {
 // runAsync runs c in the background; the returned func cancels it and
 // checks that Run returned an error wrapping want.
 func runAsync(t testing.TB, c *Controller, want error) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			timer := time.NewTimer(raftstoretest.Timeout)
-			defer timer.Stop()
-			select {
-			case err := <-done:
-				if !errors.Is(err, want) {
-					t.Errorf("Run returned %v, want %v", err, want)
-				}
-			case <-timer.C:
-				t.Errorf("Run did not return within %s of its cancellation", raftstoretest.Timeout)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	t.Helper()
+	return raftstoretest.RunInBackground(t, c.Run, want)
 }
 
 // records decodes the agent records of a replica, by key.

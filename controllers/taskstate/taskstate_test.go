@@ -96,27 +96,7 @@ func (r *recordingRaft) stats() (barriers int, batches []int, conflicts int) {
 // context.Canceled. The returned func stops it early and waits.
 func start(t *testing.T, c *taskstate.Controller) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			timer := time.NewTimer(raftstoretest.Timeout)
-			defer timer.Stop()
-			select {
-			case err := <-done:
-				if !errors.Is(err, context.Canceled) {
-					t.Errorf("Run returned %v, want context.Canceled", err)
-				}
-			case <-timer.C:
-				t.Errorf("Run did not return within %s of its cancellation", raftstoretest.Timeout)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return raftstoretest.RunInBackground(t, c.Run, context.Canceled)
 }
 
 // raftTasks decodes the tasks held by raft, checking each key.

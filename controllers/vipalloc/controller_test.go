@@ -193,27 +193,7 @@ func (r *recordingRaft) stats() (batches []raftstore.Batch, conflicts int) {
 // checks that Run returned context.Canceled.
 func start(tb testing.TB, c *Controller) (stop func()) {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			timer := time.NewTimer(raftstoretest.Timeout)
-			defer timer.Stop()
-			select {
-			case err := <-done:
-				if !errors.Is(err, context.Canceled) {
-					tb.Errorf("Run returned %v, want context.Canceled", err)
-				}
-			case <-timer.C:
-				tb.Errorf("Run did not return within %s of its cancellation", raftstoretest.Timeout)
-			}
-		})
-	}
-	tb.Cleanup(stop)
-	return stop
+	return raftstoretest.RunInBackground(tb, c.Run, context.Canceled)
 }
 
 func newController(tb testing.TB, r Raft, opts ControllerOptions) *Controller {

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -445,4 +446,33 @@ func (n *Node) Apply(tb testing.TB, cmd raftstore.Command) raftstore.Result {
 		tb.Fatalf("apply on %s: %v", n.Peer.ID, err)
 	}
 	return res
+}
+
+// RunInBackground runs run (a controller's Run) until the end of the test,
+// or until the returned stop, which cancels its context and checks that
+// run returned an error wrapping want (usually context.Canceled) within
+// Timeout.
+func RunInBackground(tb testing.TB, run func(context.Context) error, want error) (stop func()) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			timer := time.NewTimer(Timeout)
+			defer timer.Stop()
+			select {
+			case err := <-done:
+				if !errors.Is(err, want) {
+					tb.Errorf("Run returned %v, want %v", err, want)
+				}
+			case <-timer.C:
+				tb.Errorf("Run did not return within %s of its cancellation", Timeout)
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	return stop
 }
