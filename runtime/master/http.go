@@ -414,7 +414,9 @@ func (f *forwarder) leaderRevision(ctx context.Context) (uint64, error) {
 	if !ok || leader.APIAddress == "" {
 		return 0, raftstore.ErrNoLeader
 	}
-	u := url.URL{Scheme: f.scheme, Host: leader.APIAddress, Path: "/v1/status"}
+	// /readyz carries the applied index and, unlike /v1/status, costs the
+	// leader nothing: no object counts, no raft configuration.
+	u := url.URL{Scheme: f.scheme, Host: leader.APIAddress, Path: "/readyz"}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return 0, err
@@ -431,7 +433,7 @@ func (f *forwarder) leaderRevision(ctx context.Context) (uint64, error) {
 		Revision uint64 `json:"revision"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil {
-		return 0, fmt.Errorf("ask leader %s: decode status: %w", leader.ID, err)
+		return 0, fmt.Errorf("ask leader %s: decode readiness: %w", leader.ID, err)
 	}
 	return st.Revision, nil
 }
